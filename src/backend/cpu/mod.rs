@@ -1,0 +1,3 @@
+//! CPU backends: `reference` (plain loops, the oracle).
+
+pub mod reference;

@@ -1,0 +1,70 @@
+//! Temporal ops over the last axis of (N, C, T) score tensors: sliding-window max and
+//! temporal softmax pooling (paper Eq. 3).
+
+use crate::tensor::Float;
+
+/// x: (rows, T) -> y: (rows, T - k + 1), y[r, t] = max_{j in t..t+k} x[r, j]; argmax holds j.
+pub fn sliding_max_forward<T: Float>(x: &[T], rows: usize, len: usize, k: usize) -> (Vec<T>, Vec<u32>) {
+    let windows = len - k + 1;
+    let mut y = Vec::with_capacity(rows * windows);
+    let mut arg = Vec::with_capacity(rows * windows);
+    for r in 0..rows {
+        let row = &x[r * len..(r + 1) * len];
+        for t in 0..windows {
+            let mut best = t;
+            for j in t + 1..t + k {
+                if row[j] > row[best] || row[j].is_nan() && !row[best].is_nan() {
+                    best = j;
+                }
+            }
+            y.push(row[best]);
+            arg.push(best as u32);
+        }
+    }
+    (y, arg)
+}
+
+/// gy, argmax: (rows, W) -> gx: (rows, T); overlapping windows add up.
+pub fn sliding_max_backward<T: Float>(gy: &[T], argmax: &[u32], rows: usize, len: usize) -> Vec<T> {
+    let windows = gy.len() / rows.max(1);
+    let mut gx = vec![T::zero(); rows * len];
+    for (i, (&g, &a)) in gy.iter().zip(argmax).enumerate() {
+        let j = (i / windows) * len + a as usize;
+        gx[j] = gx[j] + g;
+    }
+    gx
+}
+
+/// s: (rows, W) -> pooled f: (rows), weights p: (rows, W), with p = softmax(γ s) per row and
+/// f = Σ p s. Stable for any γ: the exponent is shifted by the row's largest γ s.
+pub fn softmax_pool_forward<T: Float>(s: &[T], rows: usize, windows: usize, gamma: f64) -> (Vec<T>, Vec<T>) {
+    let gamma = T::from_f64_lossy(gamma);
+    let mut pooled = Vec::with_capacity(rows);
+    let mut weights = Vec::with_capacity(rows * windows);
+    for row in s.chunks(windows).take(rows) {
+        let top = row.iter().map(|&v| gamma * v).fold(T::neg_infinity(), T::max);
+        let start = weights.len();
+        weights.extend(row.iter().map(|&v| (gamma * v - top).exp()));
+        let total: T = weights[start..].iter().copied().sum();
+        let mut f = T::zero();
+        for (p, &v) in weights[start..].iter_mut().zip(row) {
+            *p = *p / total;
+            f = f + *p * v;
+        }
+        pooled.push(f);
+    }
+    (pooled, weights)
+}
+
+/// ∂f/∂s_j = p_j (1 + γ (s_j − f)), times the upstream gradient of f.
+pub fn softmax_pool_backward<T: Float>(gf: &[T], s: &[T], f: &[T], p: &[T], windows: usize, gamma: f64) -> Vec<T> {
+    let gamma = T::from_f64_lossy(gamma);
+    s.iter()
+        .zip(p)
+        .enumerate()
+        .map(|(i, (&sj, &pj))| {
+            let r = i / windows;
+            gf[r] * pj * (T::one() + gamma * (sj - f[r]))
+        })
+        .collect()
+}
