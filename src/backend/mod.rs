@@ -6,6 +6,7 @@ pub mod cpu;
 
 use crate::error::Result;
 use crate::ops::geometry::{Conv3dGeometry, Pool3dGeometry};
+use crate::optim::SgdStep;
 use crate::tensor::{Device, Tensor};
 
 pub trait Backend: Send + Sync {
@@ -52,6 +53,15 @@ pub trait Backend: Send + Sync {
     /// Batch-mean cross-entropy of (N, K) logits; labels already range-checked. Returns a scalar.
     fn cross_entropy_forward(&self, x: &Tensor, labels: &[usize]) -> Result<Tensor>;
     fn cross_entropy_backward(&self, g: f64, x: &Tensor, labels: &[usize]) -> Result<Tensor>;
+
+    /// One SGD-momentum update: returns (new parameter, new momentum buffer).
+    fn sgd_step(
+        &self,
+        param: &Tensor,
+        grad: &Tensor,
+        momentum: Option<&Tensor>,
+        h: &SgdStep,
+    ) -> Result<(Tensor, Tensor)>;
 }
 
 /// The backend that computes on tensors of `device`.

@@ -6,12 +6,14 @@ pub mod dense;
 pub mod elementwise;
 pub mod layout;
 pub mod loss;
+pub mod optim;
 pub mod pool3d;
 pub mod temporal;
 
 use super::super::Backend;
 use crate::error::{Error, Result};
 use crate::ops::geometry::{Conv3dGeometry, Pool3dGeometry};
+use crate::optim::SgdStep;
 use crate::tensor::{DType, Float, Tensor};
 
 pub struct CpuReference;
@@ -291,5 +293,19 @@ impl Backend for CpuReference {
             x.dims(),
             loss::cross_entropy_backward::<T>(T::from_f64_lossy(g), x.as_slice(OP)?, labels, classes)
         ))
+    }
+
+    fn sgd_step(
+        &self,
+        param: &Tensor,
+        grad: &Tensor,
+        momentum: Option<&Tensor>,
+        h: &SgdStep,
+    ) -> Result<(Tensor, Tensor)> {
+        const OP: &str = "sgd_step";
+        with_float!(OP, param, |T| {
+            let (p, b) = optim::sgd_step::<T>(param.as_slice(OP)?, grad.as_slice(OP)?, optional(momentum, OP)?, h);
+            Ok((Tensor::from_vec(param.dims(), p)?, Tensor::from_vec(param.dims(), b)?))
+        })
     }
 }

@@ -1,0 +1,113 @@
+//! SGD with momentum, PyTorch semantics: d = g + wd·p; buf = d on the first step, then
+//! buf = μ·buf + (1 − dampening)·d; d = buf (or d + μ·buf with Nesterov); p ← p − lr·d.
+//! Parameter groups carry their own lr and weight decay. Gradients accumulated over k
+//! micro-batches are averaged (divided by k) before the update.
+
+use crate::autograd::Param;
+use crate::backend;
+use crate::error::{Error, Result};
+use crate::tensor::Tensor;
+
+#[derive(Clone, Debug)]
+pub struct ParamGroup {
+    pub name: String,
+    pub params: Vec<Param>,
+    pub lr: f64,
+    pub weight_decay: f64,
+}
+
+/// The per-step constants of one group's update, as the kernels take them.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SgdStep {
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub momentum: f64,
+    pub dampening: f64,
+    pub nesterov: bool,
+    /// Multiplies the raw gradient first: 1/k for k accumulated micro-batches.
+    pub grad_scale: f64,
+}
+
+pub struct Sgd {
+    groups: Vec<ParamGroup>,
+    momentum: f64,
+    dampening: f64,
+    nesterov: bool,
+    /// Momentum buffers, per group and parameter; None until a param's first update.
+    buffers: Vec<Vec<Option<Tensor>>>,
+}
+
+impl Sgd {
+    pub fn new(groups: Vec<ParamGroup>, momentum: f64, dampening: f64, nesterov: bool) -> Result<Sgd> {
+        const OP: &str = "sgd";
+        if !(0.0..1.0).contains(&momentum) {
+            return Err(Error::argument(OP, format!("momentum {momentum} must be in [0, 1)")));
+        }
+        if nesterov && (momentum == 0.0 || dampening != 0.0) {
+            return Err(Error::argument(
+                OP,
+                "Nesterov momentum needs momentum > 0 and dampening 0",
+            ));
+        }
+        for g in &groups {
+            if !(g.lr >= 0.0 && g.weight_decay >= 0.0) {
+                return Err(Error::argument(
+                    OP,
+                    format!(
+                        "group {}: lr {} and weight decay {} must be ≥ 0",
+                        g.name, g.lr, g.weight_decay
+                    ),
+                ));
+            }
+        }
+        let buffers = groups.iter().map(|g| vec![None; g.params.len()]).collect();
+        Ok(Sgd {
+            groups,
+            momentum,
+            dampening,
+            nesterov,
+            buffers,
+        })
+    }
+
+    pub fn groups(&self) -> &[ParamGroup] {
+        &self.groups
+    }
+
+    /// Sets a group's learning rate (LR schedules).
+    pub fn set_lr(&mut self, group: usize, lr: f64) {
+        self.groups[group].lr = lr;
+    }
+
+    /// Updates every parameter that has a gradient, treating the stored gradient as the sum of
+    /// `micro_batches` backward passes (so it is divided by that count), then clears gradients.
+    pub fn step(&mut self, micro_batches: usize) -> Result<()> {
+        if micro_batches == 0 {
+            return Err(Error::argument("sgd", "step over 0 micro-batches"));
+        }
+        for (group, buffers) in self.groups.iter().zip(&mut self.buffers) {
+            let hyper = SgdStep {
+                lr: group.lr,
+                weight_decay: group.weight_decay,
+                momentum: self.momentum,
+                dampening: self.dampening,
+                nesterov: self.nesterov,
+                grad_scale: 1.0 / micro_batches as f64,
+            };
+            for (param, buffer) in group.params.iter().zip(buffers.iter_mut()) {
+                let Some(grad) = param.grad() else { continue };
+                let value = param.value();
+                let (new_value, new_buffer) = backend::of(&value).sgd_step(&value, &grad, buffer.as_ref(), &hyper)?;
+                param.set_value(new_value)?;
+                *buffer = (self.momentum != 0.0).then_some(new_buffer);
+                param.zero_grad();
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops every accumulated gradient without updating (e.g. a partial accumulation).
+    pub fn zero_grad(&self) {
+        self.groups.iter().flat_map(|g| &g.params).for_each(Param::zero_grad);
+    }
+}
