@@ -23,6 +23,11 @@ pub enum Error {
     #[error("autograd: {0}")]
     Autograd(String),
 
+    /// A CUDA failure: NVRTC compilation (with the kernel file and the compiler log), a driver
+    /// call, a launch, or an allocation beyond the device's free memory.
+    #[error("cuda: {context}: {msg}")]
+    Cuda { context: String, msg: String },
+
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -40,6 +45,12 @@ impl Error {
     }
     pub fn type_mismatch(op: &'static str, msg: impl Into<String>) -> Self {
         Error::Type { op, msg: msg.into() }
+    }
+    pub fn cuda(context: impl Into<String>, msg: impl Into<String>) -> Self {
+        Error::Cuda {
+            context: context.into(),
+            msg: msg.into(),
+        }
     }
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {

@@ -3,6 +3,7 @@
 //! every other implementation is tested against.
 
 pub mod cpu;
+pub mod cuda;
 
 use crate::error::Result;
 use crate::ops::geometry::{Conv3dGeometry, Pool3dGeometry};

@@ -1,0 +1,94 @@
+//! Layer 1 of kernel verification (DESIGN.md): every kernels/*.cu compiled by the real NVRTC
+//! for compute_80 and compute_90 with warnings as errors, and for sm_90 through ptxas with
+//! `-v`: no register spills, static shared memory within 48 KiB per block.
+//! Needs STSM_NVRTC_LIB (run scripts/install-nvrtc.sh; scripts/test.sh does).
+
+use stsm_engine::backend::cuda::nvrtc::{self, Output, NVRTC_LIB_ENV};
+use stsm_engine::backend::cuda::registry::SOURCES;
+
+fn require_nvrtc() {
+    if std::env::var_os(NVRTC_LIB_ENV).is_none() {
+        panic!(
+            "{NVRTC_LIB_ENV} is unset: run scripts/install-nvrtc.sh and export the {NVRTC_LIB_ENV}=... line it prints"
+        );
+    }
+    nvrtc::ensure_loaded().unwrap();
+}
+
+#[test]
+fn nvrtc_is_the_pinned_13_0() {
+    require_nvrtc();
+    // The GPU machines' driver (580) accepts PTX from NVRTC 13.0 but not from later minors.
+    assert_eq!(nvrtc::version().unwrap(), (13, 0));
+}
+
+#[test]
+fn every_kernel_compiles_to_ptx_for_compute_80_and_90_without_warnings() {
+    require_nvrtc();
+    for arch in ["compute_80", "compute_90"] {
+        for src in SOURCES {
+            let out = nvrtc::compile(src, &nvrtc::base_options(arch), Output::Ptx).unwrap_or_else(|e| panic!("{e}"));
+            let ptx = String::from_utf8_lossy(&out.code);
+            for k in src.entry_points {
+                assert!(
+                    ptx.contains(&format!(".entry {k}(")),
+                    "{arch} {}: no .entry {k}",
+                    src.file
+                );
+            }
+            assert!(out.log.is_empty(), "{arch} {}: unexpected log:\n{}", src.file, out.log);
+        }
+    }
+}
+
+/// (kernel, spill stores + loads, static shared bytes) from ptxas' verbose log.
+fn ptxas_report(log: &str) -> Vec<(String, u64, u64)> {
+    let mut rows: Vec<(String, u64, u64)> = Vec::new();
+    let number_before = |line: &str, unit: &str| -> Option<u64> {
+        let at = line.find(unit)?;
+        line[..at].split_whitespace().last()?.parse().ok()
+    };
+    for line in log.lines() {
+        if line.contains("registers") {
+            eprintln!("{line}");
+        }
+        if let Some(at) = line.find("Compiling entry function '") {
+            let rest = &line[at + "Compiling entry function '".len()..];
+            rows.push((rest[..rest.find('\'').unwrap_or(rest.len())].to_string(), 0, 0));
+        } else if let Some(row) = rows.last_mut() {
+            if let Some(s) = number_before(line, "bytes spill stores") {
+                row.1 += s + number_before(line, "bytes spill loads").unwrap_or(0);
+            }
+            if let Some(s) = number_before(line, "bytes smem") {
+                row.2 = s;
+            }
+        }
+    }
+    rows
+}
+
+#[test]
+fn sm_90_cubins_have_no_spills_and_fit_static_shared_memory() {
+    require_nvrtc();
+    for src in SOURCES {
+        let mut opts = nvrtc::base_options("sm_90");
+        opts.push("--ptxas-options=-v".into());
+        let out = nvrtc::compile(src, &opts, Output::Cubin).unwrap_or_else(|e| panic!("{e}"));
+        assert!(!out.code.is_empty());
+        let report = ptxas_report(&out.log);
+        let named: Vec<&str> = report.iter().map(|r| r.0.as_str()).collect();
+        for k in src.entry_points {
+            assert!(
+                named.contains(k),
+                "{}: ptxas said nothing about {k}:\n{}",
+                src.file,
+                out.log
+            );
+        }
+        for (k, spills, smem) in &report {
+            eprintln!("sm_90 {k}: {spills} spill bytes, {smem} bytes static smem");
+            assert_eq!(*spills, 0, "{k} spills registers:\n{}", out.log);
+            assert!(*smem <= 48 * 1024, "{k} uses {smem} bytes of static shared memory");
+        }
+    }
+}
