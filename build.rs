@@ -138,8 +138,13 @@ mod emulation {
                 // The mutation test's deliberately broken conv (see conv3d.cu).
                 let table = "stsm_emu_table_conv3d_mutant".to_string();
                 let path = gen.join("conv3d_mutant.cpp");
-                let defines = "#define STSM_MUTATE_CONV_OFF_BY_ONE 1\n";
-                fs::write(&path, wrapper(&kernels, f, &table, defines)).unwrap();
+                // extern "C" names keep external linkage even in an unnamed namespace, so the
+                // mutant's entry points are renamed to stay distinct symbols.
+                let mut defines = String::from("#define STSM_MUTATE_CONV_OFF_BY_ONE 1\n");
+                for k in &f.entry_points {
+                    writeln!(defines, "#define {k} stsm_mutant_{k}").unwrap();
+                }
+                fs::write(&path, wrapper(&kernels, f, &table, &defines)).unwrap();
                 files.push(path);
                 tables.push((table, true));
             }
@@ -148,13 +153,13 @@ mod emulation {
         for (t, _) in &tables {
             writeln!(reg, "extern \"C\" const stsm_emu::KernelEntry {t}[];").unwrap();
         }
-        reg.push_str("namespace stsm_emu {\nconst KernelEntry* const kTables[] = {");
+        reg.push_str("namespace stsm_emu {\nextern const KernelEntry* const kTables[] = {");
         for (t, mutant) in &tables {
             if !mutant {
                 write!(reg, "{t}, ").unwrap();
             }
         }
-        reg.push_str("nullptr};\nconst KernelEntry* const kMutantTables[] = {");
+        reg.push_str("nullptr};\nextern const KernelEntry* const kMutantTables[] = {");
         for (t, mutant) in &tables {
             if *mutant {
                 write!(reg, "{t}, ").unwrap();

@@ -69,6 +69,7 @@ pub trait Backend: Send + Sync {
 pub fn for_device(device: Device) -> &'static dyn Backend {
     match device {
         Device::Cpu => &cpu::reference::CpuReference,
+        Device::Cuda(_) | Device::CudaEmu => &cuda::CudaBackend,
     }
 }
 

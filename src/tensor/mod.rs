@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 pub use dtype::{DType, Float, Scalar};
 pub use shape::{Shape, MAX_DIMS};
-pub use storage::{CpuStorage, Device, Storage};
+pub use storage::{CpuStorage, CudaStorage, Device, Storage};
 
 use crate::error::{Error, Result};
 
@@ -55,11 +55,54 @@ impl Tensor {
         }
     }
 
+    /// Ones of the same shape, dtype and device.
     pub fn ones_like(&self) -> Result<Tensor> {
         match self.dtype() {
             DType::F32 => Tensor::full(self.dims(), 1f32),
             DType::F64 => Tensor::full(self.dims(), 1f64),
             DType::U32 => Tensor::full(self.dims(), 1u32),
+        }?
+        .to_device(self.device())
+    }
+
+    /// A tensor over device storage holding exactly `dims`' element count.
+    pub fn from_cuda(dims: &[usize], storage: CudaStorage) -> Result<Tensor> {
+        let shape = Shape::new(dims)?;
+        if shape.numel() != storage.len {
+            return Err(Error::shape(
+                "tensor",
+                format!(
+                    "shape {shape} needs {} elements, device buffer holds {}",
+                    shape.numel(),
+                    storage.len
+                ),
+            ));
+        }
+        Ok(Tensor {
+            shape,
+            storage: Arc::new(Storage::Cuda(storage)),
+        })
+    }
+
+    /// A copy on `device` (this tensor itself when it is already there). Host <-> device
+    /// copies go through the device's launcher; device -> other device goes via the host.
+    pub fn to_device(&self, device: Device) -> Result<Tensor> {
+        if device == self.device() {
+            return Ok(self.clone());
+        }
+        let host = match self.storage.as_ref() {
+            Storage::Cpu(s) => s.clone(),
+            Storage::Cuda(s) => crate::backend::cuda::device::download(s)?,
+        };
+        match device {
+            Device::Cpu => Ok(Tensor {
+                shape: self.shape.clone(),
+                storage: Arc::new(Storage::Cpu(host)),
+            }),
+            Device::Cuda(_) | Device::CudaEmu => {
+                let launcher = crate::backend::cuda::device::launcher_for(device)?;
+                Tensor::from_cuda(self.dims(), crate::backend::cuda::device::upload(&host, &launcher)?)
+            }
         }
     }
 
@@ -105,11 +148,22 @@ impl Tensor {
                     ),
                 )
             }),
+            Storage::Cuda(_) => Err(Error::type_mismatch(
+                op,
+                format!(
+                    "tensor {} lives on {}; copy it to the CPU with to_device(Device::Cpu)",
+                    self.shape,
+                    self.device()
+                ),
+            )),
         }
     }
 
     /// A copy of the elements on the host.
     pub fn to_vec<T: Scalar>(&self) -> Result<Vec<T>> {
+        if let Storage::Cuda(_) = self.storage.as_ref() {
+            return self.to_device(Device::Cpu)?.to_vec();
+        }
         Ok(self.as_slice::<T>("to_vec")?.to_vec())
     }
 
@@ -130,6 +184,7 @@ impl Tensor {
             Storage::Cpu(CpuStorage::F32(v)) => Ok(v.iter().map(|&x| x as f64).collect()),
             Storage::Cpu(CpuStorage::F64(v)) => Ok(v.clone()),
             Storage::Cpu(CpuStorage::U32(v)) => Ok(v.iter().map(|&x| x as f64).collect()),
+            Storage::Cuda(_) => self.to_device(Device::Cpu)?.to_f64_vec(),
         }
     }
 
@@ -153,7 +208,8 @@ impl Tensor {
         })
     }
 
-    /// Converts between float types (f32 <-> f64); a no-op clone when already `dtype`.
+    /// Converts between float types (f32 <-> f64) on the same device; a no-op clone when
+    /// already `dtype`.
     pub fn to_dtype(&self, dtype: DType) -> Result<Tensor> {
         if dtype == self.dtype() {
             return Ok(self.clone());
@@ -163,7 +219,8 @@ impl Tensor {
             DType::F32 => Tensor::from_vec(self.dims(), wide.iter().map(|&x| x as f32).collect()),
             DType::F64 => Tensor::from_vec(self.dims(), wide),
             DType::U32 => Err(Error::type_mismatch("to_dtype", "conversion to u32 is not supported")),
-        }
+        }?
+        .to_device(self.device())
     }
 
     /// Checks that `self` and `other` agree in dtype and device; `op` names the caller.

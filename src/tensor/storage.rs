@@ -3,18 +3,28 @@
 //! `Storage`, so a new device is a compile error at each place that must learn about it.
 
 use std::fmt;
+use std::sync::Arc;
+
+use crate::backend::cuda::launcher::DeviceBuffer;
 
 use super::dtype::DType;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Device {
     Cpu,
+    /// A CUDA GPU by ordinal.
+    Cuda(usize),
+    /// The CPU emulation of the CUDA execution model (feature `cuda-emulation`): the CUDA
+    /// backend and kernels, run without a GPU.
+    CudaEmu,
 }
 
 impl fmt::Display for Device {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Device::Cpu => write!(f, "cpu"),
+            Device::Cuda(i) => write!(f, "cuda:{i}"),
+            Device::CudaEmu => write!(f, "cuda-emu"),
         }
     }
 }
@@ -48,21 +58,40 @@ impl CpuStorage {
     }
 }
 
+/// Elements in CUDA device memory (or the emulator's): `len` elements of `dtype`.
+#[derive(Clone, Debug)]
+pub struct CudaStorage {
+    pub buffer: Arc<DeviceBuffer>,
+    pub dtype: DType,
+    pub len: usize,
+}
+
+impl PartialEq for CudaStorage {
+    /// Device storages are equal only when they are the same buffer (comparing contents
+    /// would need a copy to the host).
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.buffer, &other.buffer) && self.dtype == other.dtype && self.len == other.len
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Storage {
     Cpu(CpuStorage),
+    Cuda(CudaStorage),
 }
 
 impl Storage {
     pub fn device(&self) -> Device {
         match self {
             Storage::Cpu(_) => Device::Cpu,
+            Storage::Cuda(s) => s.buffer.launcher().device(),
         }
     }
 
     pub fn dtype(&self) -> DType {
         match self {
             Storage::Cpu(s) => s.dtype(),
+            Storage::Cuda(s) => s.dtype,
         }
     }
 }

@@ -1,0 +1,73 @@
+//! Which launcher runs a device's kernels, and copies between host and device storage.
+
+use std::sync::Arc;
+
+use super::launcher::{DeviceBuffer, KernelLauncher};
+use crate::error::{Error, Result};
+use crate::tensor::{CpuStorage, CudaStorage, DType, Device};
+
+/// The launcher of a CUDA or emulated device, created on first use.
+pub fn launcher_for(device: Device) -> Result<Arc<dyn KernelLauncher>> {
+    match device {
+        Device::Cpu => Err(Error::type_mismatch("to_device", "the CPU has no kernel launcher")),
+        Device::Cuda(ordinal) => super::driver::CudaDriver::get(ordinal),
+        Device::CudaEmu => {
+            #[cfg(feature = "cuda-emulation")]
+            return Ok(super::emulator::Emulator::shared());
+            #[cfg(not(feature = "cuda-emulation"))]
+            Err(Error::type_mismatch(
+                "to_device",
+                "the emulated CUDA device needs a build with --features cuda-emulation",
+            ))
+        }
+    }
+}
+
+/// Copies host elements to a new buffer on `launcher`'s device.
+pub fn upload(cpu: &CpuStorage, launcher: &Arc<dyn KernelLauncher>) -> Result<CudaStorage> {
+    let bytes: Vec<u8> = match cpu {
+        CpuStorage::F32(v) => v.iter().flat_map(|x| x.to_ne_bytes()).collect(),
+        CpuStorage::F64(v) => v.iter().flat_map(|x| x.to_ne_bytes()).collect(),
+        CpuStorage::U32(v) => v.iter().flat_map(|x| x.to_ne_bytes()).collect(),
+    };
+    Ok(CudaStorage {
+        buffer: Arc::new(DeviceBuffer::from_bytes(launcher, &bytes)?),
+        dtype: cpu.dtype(),
+        len: cpu.len(),
+    })
+}
+
+/// Copies device elements back to the host.
+pub fn download(s: &CudaStorage) -> Result<CpuStorage> {
+    let mut bytes = vec![0u8; s.len * s.dtype.size_in_bytes()];
+    s.buffer.launcher().copy_to_host(s.buffer.ptr(), &mut bytes)?;
+    Ok(match s.dtype {
+        DType::F32 => CpuStorage::F32(
+            bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_ne_bytes(c.try_into().unwrap()))
+                .collect(),
+        ),
+        DType::F64 => CpuStorage::F64(
+            bytes
+                .chunks_exact(8)
+                .map(|c| f64::from_ne_bytes(c.try_into().unwrap()))
+                .collect(),
+        ),
+        DType::U32 => CpuStorage::U32(
+            bytes
+                .chunks_exact(4)
+                .map(|c| u32::from_ne_bytes(c.try_into().unwrap()))
+                .collect(),
+        ),
+    })
+}
+
+/// A new uninitialised buffer for `len` elements of `dtype`.
+pub fn alloc(launcher: &Arc<dyn KernelLauncher>, dtype: DType, len: usize) -> Result<CudaStorage> {
+    Ok(CudaStorage {
+        buffer: Arc::new(DeviceBuffer::new(launcher, len * dtype.size_in_bytes())?),
+        dtype,
+        len,
+    })
+}

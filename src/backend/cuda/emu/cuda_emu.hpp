@@ -1,0 +1,126 @@
+// CPU emulation of the CUDA execution model, enough for kernels/*.cu (see kernels/README.md).
+// A launch runs its blocks one after another; the threads of a block are concurrent OS
+// threads; __syncthreads is a barrier with a deadlock watchdog; static __shared__ storage is
+// process-wide static memory in the `stsm_shared` section (sound because one block runs at a
+// time and launches are serialised), refilled with NaN bytes before every block; warp
+// shuffles go through a per-warp exchange buffer guarded by a per-warp barrier.
+#pragma once
+
+#include <math.h>
+
+#include <atomic>
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#define STSM_EMULATION 1
+
+typedef uint32_t u32;
+typedef uint64_t u64;
+typedef int64_t i64;
+
+struct dim3 {
+    unsigned x = 1, y = 1, z = 1;
+};
+
+namespace stsm_emu {
+
+// The per-thread view of the launch: what threadIdx & co. read.
+struct ThreadState {
+    dim3 thread_idx, block_idx, block_dim, grid_dim;
+};
+ThreadState& state();
+void syncthreads();
+void* dynamic_shared();
+// Exchanges `bits` among the lanes of the calling warp: returns the value lane `src` wrote
+// (or the caller's own when `src` is outside the warp).
+u64 warp_exchange(u64 bits, int src);
+
+template <typename T>
+T shuffle(T v, int src) {
+    static_assert(sizeof(T) <= sizeof(u64), "shuffle of a type wider than 64 bits");
+    u64 bits = 0;
+    std::memcpy(&bits, &v, sizeof(T));
+    bits = warp_exchange(bits, src);
+    std::memcpy(&v, &bits, sizeof(T));
+    return v;
+}
+
+// A kernel entry: the trampoline casts the parameter bytes back to the entry point's own
+// parameter type, so Rust passes one opaque struct exactly as the CUDA driver would.
+struct KernelEntry {
+    const char* name;
+    void (*run)(const void* params);
+    size_t param_size;
+};
+
+template <typename P>
+struct ParamOf;
+template <typename P>
+struct ParamOf<void (*)(P)> {
+    using type = P;
+};
+
+template <auto F>
+void trampoline(const void* params) {
+    using P = typename ParamOf<decltype(F)>::type;
+    F(*static_cast<const P*>(params));
+}
+
+template <auto F>
+constexpr KernelEntry entry(const char* name) {
+    return KernelEntry{name, &trampoline<F>, sizeof(typename ParamOf<decltype(F)>::type)};
+}
+
+}  // namespace stsm_emu
+
+#define threadIdx (stsm_emu::state().thread_idx)
+#define blockIdx (stsm_emu::state().block_idx)
+#define blockDim (stsm_emu::state().block_dim)
+#define gridDim (stsm_emu::state().grid_dim)
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+#define __align__(n) alignas(n)
+#define __restrict__ __restrict
+#define __shared__ static __attribute__((section("stsm_shared")))
+#define __syncthreads() stsm_emu::syncthreads()
+#define DYNAMIC_SHARED(T, name) T* name = reinterpret_cast<T*>(stsm_emu::dynamic_shared())
+
+inline float __int_as_float(int v) { return std::bit_cast<float>(v); }
+inline double __longlong_as_double(long long v) { return std::bit_cast<double>(v); }
+
+// Full-mask warp shuffles only; a partial mask is a test failure, not silently wrong.
+void stsm_emu_require_full_mask(unsigned mask);
+template <typename T>
+T __shfl_xor_sync(unsigned mask, T v, int lane_mask) {
+    stsm_emu_require_full_mask(mask);
+    return stsm_emu::shuffle(v, (int)(threadIdx.x % 32) ^ lane_mask);
+}
+template <typename T>
+T __shfl_down_sync(unsigned mask, T v, unsigned delta) {
+    stsm_emu_require_full_mask(mask);
+    return stsm_emu::shuffle(v, (int)(threadIdx.x % 32 + delta));
+}
+template <typename T>
+T __shfl_sync(unsigned mask, T v, int src) {
+    stsm_emu_require_full_mask(mask);
+    return stsm_emu::shuffle(v, src);
+}
+
+template <typename T>
+T atomicAdd(T* addr, T v) {
+    return std::atomic_ref<T>(*addr).fetch_add(v);
+}
+template <typename T>
+T atomicMax(T* addr, T v) {
+    std::atomic_ref<T> a(*addr);
+    T old = a.load();
+    while (old < v && !a.compare_exchange_weak(old, v)) {
+    }
+    return old;
+}

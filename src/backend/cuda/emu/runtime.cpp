@@ -1,0 +1,259 @@
+// The emulator's launch machinery (see cuda_emu.hpp for the model). Exposes a C API to Rust:
+// stsm_emu_launch runs one kernel by name and returns 0 or an error message.
+#include <barrier>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <algorithm>
+#include <exception>
+#include <stdexcept>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cuda_emu.hpp"
+
+// Bounds of the section holding every emulated static __shared__ array (set by the linker;
+// weak so a build without any shared array still links).
+extern "C" char __start_stsm_shared[] __attribute__((weak));
+extern "C" char __stop_stsm_shared[] __attribute__((weak));
+
+namespace stsm_emu {
+
+extern const KernelEntry* const kTables[];
+extern const KernelEntry* const kMutantTables[];
+
+namespace {
+
+// Thrown inside a thread to unwind it once the launch has failed.
+struct Abort {};
+
+// Participants of one barrier (the block's __syncthreads, or one warp's shuffle barrier).
+struct BarrierState {
+    int size = 0, arrived = 0, exited = 0;
+    u64 generation = 0;
+};
+
+struct Launch {
+    const KernelEntry* kernel = nullptr;
+    const void* params = nullptr;
+    dim3 grid, block;
+    int threads = 0;
+    u64 blocks = 0, next_block = 0, current_block = 0;
+    bool stop = false;
+    std::vector<u64> dynamic_shared;  // u64 for 8-byte alignment
+    std::vector<u64> exchange;        // one shuffle slot per thread
+    double watchdog_s = 30;
+
+    std::mutex m;
+    std::condition_variable cv;
+    bool failed = false;
+    std::string error;
+    BarrierState block_barrier;
+    std::vector<BarrierState> warp_barriers;
+
+    void fail(std::string msg) {  // m held
+        if (!failed) {
+            failed = true;
+            error = std::move(msg);
+        }
+        cv.notify_all();
+    }
+    std::string where() const {
+        return std::string(kernel->name) + " block " + std::to_string(current_block);
+    }
+};
+
+thread_local ThreadState tls_state;
+thread_local Launch* tls_launch = nullptr;
+thread_local int tls_tid = 0;
+
+// Waits at `b` until all its live participants arrive; detects divergence (some exited while
+// others wait) and deadlock (nobody came for watchdog_s).
+void barrier_wait(Launch& L, BarrierState& b, const char* what) {
+    std::unique_lock<std::mutex> lk(L.m);
+    if (L.failed) throw Abort{};
+    ++b.arrived;
+    if (b.arrived == b.size) {
+        b.arrived = 0;
+        ++b.generation;
+        L.cv.notify_all();
+        return;
+    }
+    if (b.arrived + b.exited == b.size) {
+        L.fail(L.where() + ": " + what + " reached by " + std::to_string(b.arrived) + " of " +
+               std::to_string(b.size) + " threads; the others had returned (divergent barrier)");
+        throw Abort{};
+    }
+    const u64 gen = b.generation;
+    const auto start = std::chrono::steady_clock::now();
+    while (b.generation == gen && !L.failed) {
+        L.cv.wait_for(lk, std::chrono::milliseconds(50));
+        const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (b.generation == gen && !L.failed && waited > L.watchdog_s) {
+            L.fail(L.where() + ": deadlock at " + what + ": " + std::to_string(b.arrived) + " of " +
+                   std::to_string(b.size) + " threads waited " + std::to_string((int)waited) + " s");
+        }
+    }
+    if (b.generation == gen) throw Abort{};
+}
+
+// A thread finished its block: it no longer counts for barriers; if everyone else is
+// already waiting, that barrier can never complete.
+void thread_exited(Launch& L, int tid) {
+    std::unique_lock<std::mutex> lk(L.m);
+    auto check = [&](BarrierState& b, const char* what) {
+        ++b.exited;
+        if (b.arrived > 0 && b.arrived + b.exited == b.size)
+            L.fail(L.where() + ": " + what + " reached by " + std::to_string(b.arrived) + " of " +
+                   std::to_string(b.size) + " threads; the others had returned (divergent barrier)");
+    };
+    check(L.block_barrier, "__syncthreads");
+    check(L.warp_barriers[tid / 32], "a warp shuffle");
+}
+
+// Runs between blocks, by one thread, while all others wait: next block or stop.
+void prepare_next_block(Launch& L) {
+    std::lock_guard<std::mutex> lk(L.m);
+    if (L.failed || L.next_block == L.blocks) {
+        L.stop = true;
+        return;
+    }
+    L.current_block = L.next_block++;
+    L.block_barrier = BarrierState{L.threads};
+    for (size_t w = 0; w < L.warp_barriers.size(); ++w) {
+        const int size = std::min(32, L.threads - (int)w * 32);
+        L.warp_barriers[w] = BarrierState{size};
+    }
+    // Garbage in shared memory before each block: a kernel that reads shared memory it did
+    // not write this block sees NaN (floats) or all-ones (integers).
+    if (__start_stsm_shared && __stop_stsm_shared)
+        std::memset(__start_stsm_shared, 0xFF, (size_t)(__stop_stsm_shared - __start_stsm_shared));
+    std::memset(L.dynamic_shared.data(), 0xFF, L.dynamic_shared.size() * sizeof(u64));
+}
+
+struct PrepareCompletion {
+    Launch* L;
+    void operator()() noexcept { prepare_next_block(*L); }
+};
+
+void thread_main(Launch& L, std::barrier<PrepareCompletion>& between_blocks, int tid) {
+    tls_launch = &L;
+    tls_tid = tid;
+    tls_state.block_dim = L.block;
+    tls_state.grid_dim = L.grid;
+    tls_state.thread_idx = dim3{(unsigned)tid % L.block.x, (unsigned)tid / L.block.x % L.block.y,
+                                (unsigned)tid / (L.block.x * L.block.y)};
+    for (;;) {
+        between_blocks.arrive_and_wait();
+        if (L.stop) break;
+        const u64 b = L.current_block;
+        tls_state.block_idx = dim3{(unsigned)(b % L.grid.x), (unsigned)(b / L.grid.x % L.grid.y),
+                                   (unsigned)(b / ((u64)L.grid.x * L.grid.y))};
+        try {
+            L.kernel->run(L.params);
+        } catch (const Abort&) {
+        } catch (const std::exception& e) {
+            std::lock_guard<std::mutex> lk(L.m);
+            L.fail(L.where() + ": exception: " + e.what());
+        }
+        thread_exited(L, tid);
+    }
+    tls_launch = nullptr;
+}
+
+const KernelEntry* find_kernel(const char* name, bool mutant) {
+    for (const KernelEntry* const* t = mutant ? kMutantTables : kTables; *t; ++t)
+        for (const KernelEntry* e = *t; e->name; ++e)
+            if (std::strcmp(e->name, name) == 0) return e;
+    return nullptr;
+}
+
+// Emulated launches are serialised process-wide: static __shared__ storage is one copy.
+std::mutex launch_lock;
+
+}  // namespace
+
+ThreadState& state() { return tls_state; }
+
+void syncthreads() { barrier_wait(*tls_launch, tls_launch->block_barrier, "__syncthreads"); }
+
+void* dynamic_shared() { return tls_launch->dynamic_shared.data(); }
+
+u64 warp_exchange(u64 bits, int src) {
+    Launch& L = *tls_launch;
+    const int warp = tls_tid / 32, base = warp * 32;
+    BarrierState& b = L.warp_barriers[warp];
+    L.exchange[tls_tid] = bits;
+    barrier_wait(L, b, "a warp shuffle");
+    const u64 r = (src >= 0 && src < b.size) ? L.exchange[base + src] : bits;
+    barrier_wait(L, b, "a warp shuffle");
+    return r;
+}
+
+}  // namespace stsm_emu
+
+void stsm_emu_require_full_mask(unsigned mask) {
+    if (mask != 0xffffffffu) throw std::runtime_error("partial-mask warp shuffles are not emulated");
+}
+
+namespace {
+void write_error(char* err, size_t cap, const std::string& msg) {
+    if (cap == 0) return;
+    const size_t n = std::min(cap - 1, msg.size());
+    std::memcpy(err, msg.data(), n);
+    err[n] = 0;
+}
+}  // namespace
+
+extern "C" int stsm_emu_has_kernel(const char* name, int mutant) {
+    return stsm_emu::find_kernel(name, mutant != 0) != nullptr;
+}
+
+// Runs kernel `name` on grid × block threads with `shared_bytes` of dynamic shared memory;
+// `params` is the entry point's parameter struct (checked against its size). Returns 0, or 1
+// with a message in `err`.
+extern "C" int stsm_emu_launch(const char* name, int mutant, const unsigned grid[3], const unsigned block[3],
+                               size_t shared_bytes, const void* params, size_t params_size, char* err,
+                               size_t err_cap) {
+    using namespace stsm_emu;
+    const KernelEntry* k = find_kernel(name, mutant != 0);
+    if (!k) {
+        write_error(err, err_cap, std::string("no emulated kernel named ") + name);
+        return 1;
+    }
+    if (k->param_size != params_size) {
+        write_error(err, err_cap, std::string(name) + ": parameter struct is " + std::to_string(params_size) +
+                                      " bytes from Rust but " + std::to_string(k->param_size) + " in C++");
+        return 1;
+    }
+    const u64 threads = (u64)block[0] * block[1] * block[2];
+    if (threads == 0 || threads > 1024 || grid[0] == 0 || grid[1] == 0 || grid[2] == 0) {
+        write_error(err, err_cap, std::string(name) + ": invalid launch configuration");
+        return 1;
+    }
+    std::lock_guard<std::mutex> serial(launch_lock);
+    Launch L;
+    L.kernel = k;
+    L.params = params;
+    L.grid = dim3{grid[0], grid[1], grid[2]};
+    L.block = dim3{block[0], block[1], block[2]};
+    L.threads = (int)threads;
+    L.blocks = (u64)grid[0] * grid[1] * grid[2];
+    L.dynamic_shared.assign((shared_bytes + 7) / 8 + 1, 0);
+    L.exchange.assign(threads, 0);
+    L.warp_barriers.assign((threads + 31) / 32, BarrierState{});
+    if (const char* w = std::getenv("STSM_EMU_WATCHDOG_SECS")) L.watchdog_s = std::atof(w);
+    std::barrier<PrepareCompletion> between_blocks((std::ptrdiff_t)threads, PrepareCompletion{&L});
+    std::vector<std::thread> pool;
+    pool.reserve(threads);
+    for (int t = 0; t < (int)threads; ++t) pool.emplace_back(thread_main, std::ref(L), std::ref(between_blocks), t);
+    for (auto& t : pool) t.join();
+    if (L.failed) {
+        write_error(err, err_cap, L.error);
+        return 1;
+    }
+    return 0;
+}
