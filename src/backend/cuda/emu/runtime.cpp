@@ -174,6 +174,9 @@ const KernelEntry* find_kernel(const char* name, bool mutant) {
 // Emulated launches are serialised process-wide: static __shared__ storage is one copy.
 std::mutex launch_lock;
 
+// Seconds a barrier may wait before the launch is declared deadlocked.
+std::atomic<double> watchdog_secs{30.0};
+
 }  // namespace
 
 ThreadState& state() { return tls_state; }
@@ -207,6 +210,14 @@ void write_error(char* err, size_t cap, const std::string& msg) {
     err[n] = 0;
 }
 }  // namespace
+
+extern "C" void stsm_emu_set_watchdog_secs(double secs) { stsm_emu::watchdog_secs.store(secs); }
+
+// Bytes of emulated static shared memory (the stsm_shared section): nonzero proves the
+// linker resolved the section bounds, so the NaN refill before each block really happens.
+extern "C" size_t stsm_emu_static_shared_bytes() {
+    return (__start_stsm_shared && __stop_stsm_shared) ? (size_t)(__stop_stsm_shared - __start_stsm_shared) : 0;
+}
 
 extern "C" int stsm_emu_has_kernel(const char* name, int mutant) {
     return stsm_emu::find_kernel(name, mutant != 0) != nullptr;
@@ -245,6 +256,7 @@ extern "C" int stsm_emu_launch(const char* name, int mutant, const unsigned grid
     L.dynamic_shared.assign((shared_bytes + 7) / 8 + 1, 0);
     L.exchange.assign(threads, 0);
     L.warp_barriers.assign((threads + 31) / 32, BarrierState{});
+    L.watchdog_s = watchdog_secs.load();
     if (const char* w = std::getenv("STSM_EMU_WATCHDOG_SECS")) L.watchdog_s = std::atof(w);
     std::barrier<PrepareCompletion> between_blocks((std::ptrdiff_t)threads, PrepareCompletion{&L});
     std::vector<std::thread> pool;
