@@ -57,6 +57,7 @@ fn main() {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
     let kernels = root.join("kernels");
     println!("cargo:rerun-if-changed=kernels");
+    println!("cargo::rustc-check-cfg=cfg(stsm_emu_sanitized)");
     println!("cargo:rerun-if-changed=src/backend/cuda/emu");
     let headers: Vec<KernelFile> = read_dir_sorted(&kernels, "cuh").into_iter().map(load).collect();
     let sources: Vec<KernelFile> = read_dir_sorted(&kernels, "cu").into_iter().map(load).collect();
@@ -194,6 +195,19 @@ mod emulation {
                 .flag("-fsanitize=address,undefined")
                 .flag("-fsanitize-sections=stsm_shared")
                 .flag("-fno-omit-frame-pointer");
+            // The runtimes' unversioned .so sit in the compiler's private directory.
+            for lib in ["libasan.so", "libubsan.so"] {
+                let out = std::process::Command::new("g++")
+                    .arg(format!("-print-file-name={lib}"))
+                    .output();
+                if let Some(dir) = out.ok().and_then(|o| {
+                    let p = std::path::PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
+                    p.parent().map(|d| d.to_path_buf())
+                }) {
+                    println!("cargo:rustc-link-search=native={}", dir.display());
+                }
+            }
+            println!("cargo:rustc-cfg=stsm_emu_sanitized");
             println!("cargo:rustc-link-lib=dylib=asan");
             println!("cargo:rustc-link-lib=dylib=ubsan");
         }

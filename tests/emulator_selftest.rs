@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use stsm_engine::backend::cuda::device;
-use stsm_engine::backend::cuda::emulator::{set_watchdog_secs, static_shared_bytes, Emulator};
+use stsm_engine::backend::cuda::emulator::{sanitized, set_watchdog_secs, static_shared_bytes, Emulator};
 use stsm_engine::backend::cuda::launcher::{KernelLauncher, LaunchConfig};
 use stsm_engine::backend::cuda::params::{as_bytes, ElementwiseParams};
 use stsm_engine::tensor::{CpuStorage, DType};
@@ -88,4 +88,42 @@ fn a_barrier_deadlock_is_reported_by_the_watchdog() {
     let err = run("emu_selftest_deadlock_f32", LaunchConfig::linear(1, 32, 0), &[0.0], 32).unwrap_err();
     set_watchdog_secs(30.0);
     assert!(err.contains("deadlock"), "{err}");
+}
+
+/// In a sanitized build (scripts/emu-sanitize.sh), a shared-memory index one past the end must
+/// be reported (by UBSan's bounds check or ASan). The sanitizers abort the process, so the
+/// kernel runs in a child:
+/// this same test binary, re-entered through an environment variable.
+#[test]
+fn sanitizers_catch_a_shared_memory_overflow() {
+    const CHILD: &str = "STSM_EMU_SELFTEST_OVERFLOW_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        let _ = run(
+            "emu_selftest_shared_overflow_f32",
+            LaunchConfig::linear(1, 32, 0),
+            &[0.0],
+            32,
+        );
+        return;
+    }
+    if !sanitized() {
+        eprintln!("SKIP: not a sanitized build (run scripts/emu-sanitize.sh)");
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "sanitizers_catch_a_shared_memory_overflow",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, "1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the overflowing kernel ran clean under ASan");
+    // UBSan's bounds check sees the constant-size array first; ASan's redzone around the
+    // stsm_shared section catches overflows through pointers. Either report will do.
+    let caught = stderr.contains("global-buffer-overflow") || stderr.contains("out of bounds for type 'float [32]'");
+    assert!(caught, "{stderr}");
 }

@@ -36,6 +36,11 @@ pub fn set_watchdog_secs(secs: f64) {
     unsafe { stsm_emu_set_watchdog_secs(secs) }
 }
 
+/// Whether the emulator and kernels were built under ASan + UBSan (scripts/emu-sanitize.sh).
+pub fn sanitized() -> bool {
+    cfg!(stsm_emu_sanitized)
+}
+
 /// Bytes of emulated static `__shared__` storage that the emulator refills before each block.
 pub fn static_shared_bytes() -> usize {
     // SAFETY: no arguments.

@@ -15,6 +15,10 @@
 
 #include "cuda_emu.hpp"
 
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/asan_interface.h>
+#endif
+
 // Bounds of the section holding every emulated static __shared__ array (set by the linker;
 // weak so a build without any shared array still links).
 extern "C" char __start_stsm_shared[] __attribute__((weak));
@@ -114,6 +118,17 @@ void thread_exited(Launch& L, int tid) {
     check(L.warp_barriers[tid / 32], "a warp shuffle");
 }
 
+// Fills every emulated static __shared__ array with 0xFF bytes. Under AddressSanitizer the
+// section also holds the redzones that catch out-of-bounds shared indices; those stay intact.
+void fill_static_shared() {
+#ifdef __SANITIZE_ADDRESS__
+    for (char* p = __start_stsm_shared; p < __stop_stsm_shared; ++p)
+        if (!__asan_address_is_poisoned(p)) *p = (char)0xFF;
+#else
+    std::memset(__start_stsm_shared, 0xFF, (size_t)(__stop_stsm_shared - __start_stsm_shared));
+#endif
+}
+
 // Runs between blocks, by one thread, while all others wait: next block or stop.
 void prepare_next_block(Launch& L) {
     std::lock_guard<std::mutex> lk(L.m);
@@ -129,8 +144,7 @@ void prepare_next_block(Launch& L) {
     }
     // Garbage in shared memory before each block: a kernel that reads shared memory it did
     // not write this block sees NaN (floats) or all-ones (integers).
-    if (__start_stsm_shared && __stop_stsm_shared)
-        std::memset(__start_stsm_shared, 0xFF, (size_t)(__stop_stsm_shared - __start_stsm_shared));
+    if (__start_stsm_shared && __stop_stsm_shared) fill_static_shared();
     std::memset(L.dynamic_shared.data(), 0xFF, L.dynamic_shared.size() * sizeof(u64));
 }
 

@@ -46,6 +46,15 @@ extern "C" __global__ void emu_selftest_reductions_f32(ElementwiseParams<float> 
     }
 }
 
+// Reads one element past a static shared array: AddressSanitizer must report it (only run in
+// sanitized builds, by a child process of the self-test).
+extern "C" __global__ void emu_selftest_shared_overflow_f32(ElementwiseParams<float> p) {
+    __shared__ float s[32];
+    s[threadIdx.x] = 1.0f;
+    __syncthreads();
+    p.out[threadIdx.x] = s[threadIdx.x + 1];
+}
+
 }  // namespace
 
 extern "C" const stsm_emu::KernelEntry stsm_emu_table_selftest[] = {
@@ -53,5 +62,6 @@ extern "C" const stsm_emu::KernelEntry stsm_emu_table_selftest[] = {
     stsm_emu::entry<emu_selftest_divergent_sync_f32>("emu_selftest_divergent_sync_f32"),
     stsm_emu::entry<emu_selftest_deadlock_f32>("emu_selftest_deadlock_f32"),
     stsm_emu::entry<emu_selftest_reductions_f32>("emu_selftest_reductions_f32"),
+    stsm_emu::entry<emu_selftest_shared_overflow_f32>("emu_selftest_shared_overflow_f32"),
     {nullptr, nullptr, 0},
 };
