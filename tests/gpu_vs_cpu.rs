@@ -42,3 +42,10 @@ on_gpu!(
     permute_matches_the_reference,
     sgd_step_matches_the_reference_for_one_and_many_tensors,
 );
+
+#[test]
+fn tiny_net_sgd_steps_on_the_gpu_match_the_cpu() {
+    if let Some(dev) = gpu() {
+        common::tiny::assert_tracks_cpu(dev);
+    }
+}

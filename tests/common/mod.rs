@@ -1,1 +1,2 @@
 pub mod kernel_cases;
+pub mod tiny;
