@@ -14,7 +14,7 @@ use crate::nn::layers::{LayerInit, Module};
 use crate::nn::tiny::TinyNet;
 use crate::nn::Init;
 use crate::optim::{ParamGroup, Sgd};
-use crate::tensor::{DType, Tensor};
+use crate::tensor::{DType, Device, Tensor};
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
@@ -33,6 +33,10 @@ pub struct DemoArgs {
     /// Seed of the data, the initial weights and the dropout masks.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Where to train: cpu, cuda, cuda:N, or cuda-emu (the CPU emulation of the CUDA kernels,
+    /// in builds with --features cuda-emulation; slow).
+    #[arg(long, default_value = "cpu")]
+    device: Device,
 }
 
 const CLASSES: usize = 3;
@@ -66,6 +70,9 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         rng: &mut rng,
     };
     let net = TinyNet::new(CLIP, CLASSES, 0.25, &mut li)?;
+    for p in net.parameters() {
+        p.set_value(p.value().to_device(args.device)?)?;
+    }
     let group = ParamGroup {
         name: "all".into(),
         params: net.parameters(),
@@ -74,8 +81,9 @@ pub fn run(args: &DemoArgs) -> Result<()> {
     };
     let mut sgd = Sgd::new(vec![group], 0.9, 0.0, false)?;
     println!(
-        "demo: tiny 3D CNN ({} parameters) on random {}-class clips {:?}, batch {} x {} micro-batches",
+        "demo: tiny 3D CNN ({} parameters) on {}, random {}-class clips {:?}, batch {} x {} micro-batches",
         net.parameters().iter().map(|p| p.value().numel()).sum::<usize>(),
+        args.device,
         CLASSES,
         CLIP,
         args.batch,
@@ -90,6 +98,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
             let (clips, labels) = random_batch(&mut rng, args.batch)?;
             let tape = Tape::new();
             let seed = (step * args.accumulate + micro) as u64 ^ args.seed.rotate_left(32);
+            let clips = clips.to_device(args.device)?;
             let loss = net.forward(&tape.constant(clips), true, seed)?.cross_entropy(&labels)?;
             step_loss += loss.value().item()? / args.accumulate as f64;
             loss.backward()?;

@@ -29,6 +29,24 @@ impl fmt::Display for Device {
     }
 }
 
+impl std::str::FromStr for Device {
+    type Err = String;
+
+    /// `cpu`, `cuda` (= `cuda:0`), `cuda:N`, or `cuda-emu`.
+    fn from_str(s: &str) -> Result<Device, String> {
+        match s {
+            "cpu" => Ok(Device::Cpu),
+            "cuda" => Ok(Device::Cuda(0)),
+            "cuda-emu" => Ok(Device::CudaEmu),
+            _ => s
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(Device::Cuda)
+                .ok_or_else(|| format!("unknown device {s:?}: expected cpu, cuda, cuda:N or cuda-emu")),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum CpuStorage {
     F32(Vec<f32>),

@@ -35,9 +35,17 @@ namespace {
 struct Abort {};
 
 // Participants of one barrier (the block's __syncthreads, or one warp's shuffle barrier).
+// Each barrier has its own condition variable: a completing warp shuffle then wakes only its
+// 32 lanes, not every thread of the block (which made emulation quadratic in block size).
 struct BarrierState {
     int size = 0, arrived = 0, exited = 0;
     u64 generation = 0;
+    std::condition_variable cv;
+
+    void reset(int n) {
+        size = n;
+        arrived = exited = 0;
+    }
 };
 
 struct Launch {
@@ -52,18 +60,18 @@ struct Launch {
     double watchdog_s = 30;
 
     std::mutex m;
-    std::condition_variable cv;
     bool failed = false;
     std::string error;
     BarrierState block_barrier;
-    std::vector<BarrierState> warp_barriers;
+    std::vector<BarrierState> warp_barriers;  // sized once per launch, never reallocated
 
     void fail(std::string msg) {  // m held
         if (!failed) {
             failed = true;
             error = std::move(msg);
         }
-        cv.notify_all();
+        block_barrier.cv.notify_all();
+        for (auto& w : warp_barriers) w.cv.notify_all();
     }
     std::string where() const {
         return std::string(kernel->name) + " block " + std::to_string(current_block);
@@ -83,7 +91,7 @@ void barrier_wait(Launch& L, BarrierState& b, const char* what) {
     if (b.arrived == b.size) {
         b.arrived = 0;
         ++b.generation;
-        L.cv.notify_all();
+        b.cv.notify_all();
         return;
     }
     if (b.arrived + b.exited == b.size) {
@@ -94,7 +102,7 @@ void barrier_wait(Launch& L, BarrierState& b, const char* what) {
     const u64 gen = b.generation;
     const auto start = std::chrono::steady_clock::now();
     while (b.generation == gen && !L.failed) {
-        L.cv.wait_for(lk, std::chrono::milliseconds(50));
+        b.cv.wait_for(lk, std::chrono::milliseconds(50));
         const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         if (b.generation == gen && !L.failed && waited > L.watchdog_s) {
             L.fail(L.where() + ": deadlock at " + what + ": " + std::to_string(b.arrived) + " of " +
@@ -137,10 +145,10 @@ void prepare_next_block(Launch& L) {
         return;
     }
     L.current_block = L.next_block++;
-    L.block_barrier = BarrierState{L.threads};
+    L.block_barrier.reset(L.threads);
     for (size_t w = 0; w < L.warp_barriers.size(); ++w) {
         const int size = std::min(32, L.threads - (int)w * 32);
-        L.warp_barriers[w] = BarrierState{size};
+        L.warp_barriers[w].reset(size);
     }
     // Garbage in shared memory before each block: a kernel that reads shared memory it did
     // not write this block sees NaN (floats) or all-ones (integers).
@@ -269,7 +277,7 @@ extern "C" int stsm_emu_launch(const char* name, int mutant, const unsigned grid
     L.blocks = (u64)grid[0] * grid[1] * grid[2];
     L.dynamic_shared.assign((shared_bytes + 7) / 8 + 1, 0);
     L.exchange.assign(threads, 0);
-    L.warp_barriers.assign((threads + 31) / 32, BarrierState{});
+    L.warp_barriers = std::vector<BarrierState>((threads + 31) / 32);
     L.watchdog_s = watchdog_secs.load();
     if (const char* w = std::getenv("STSM_EMU_WATCHDOG_SECS")) L.watchdog_s = std::atof(w);
     std::barrier<PrepareCompletion> between_blocks((std::ptrdiff_t)threads, PrepareCompletion{&L});
