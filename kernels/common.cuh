@@ -38,6 +38,8 @@ struct Conv3dParams {
     int s_t, s_h, s_w;
     int p_t, p_h, p_w;
     int out_t, out_h, out_w;
+    int k_splits;  // wbwd_split: slices of the N·T'·H'·W' reduction
+    T* partial;    // wbwd_split: (k_splits, O, C·KT·KH·KW) workspace; wbwd_reduce reads it
 };
 
 // max_pool3d_fwd / _bwd, avg_pool3d_fwd / _bwd.

@@ -69,7 +69,10 @@ __device__ void conv3d_xbwd(const Conv3dParams<T>& p) {
     gemm_tiled<T>(M, N, K, load_a, load_b, store);
 }
 
-// gw = gy · im2col(x)ᵀ.  M×N×K = O × (C·KT·KH·KW) × (N·T'·H'·W').
+// gw = gy · im2col(x)ᵀ.  M×N×K = O × (C·KT·KH·KW) × (N·T'·H'·W'). With k_splits > 1 the
+// reduction over positions is cut into slices written to `partial` (split-K: the output is
+// small but K is huge, so the unsplit GEMM would occupy only a few blocks), and
+// conv3d_wbwd_reduce sums the slices in order — deterministic, no atomics.
 template <typename T>
 __device__ void conv3d_wbwd(const Conv3dParams<T>& p) {
     const int taps = p.k_t * p.k_h * p.k_w, plane = p.out_t * p.out_h * p.out_w;
@@ -83,8 +86,24 @@ __device__ void conv3d_wbwd(const Conv3dParams<T>& p) {
         return conv_x_tap(p, nb, c, pos / (p.out_h * p.out_w), (pos / p.out_w) % p.out_h, pos % p.out_w,
                           kv / (p.k_h * p.k_w), (kv / p.k_w) % p.k_h, kv % p.k_w);
     };
-    auto store = [&](int o, int n, T v) { p.out[(i64)o * N + n] = v; };
-    gemm_tiled<T>(M, N, K, load_a, load_b, store);
+    if (p.k_splits <= 1) {
+        auto store = [&](int, int o, int n, T v) { p.out[(i64)o * N + n] = v; };
+        gemm_tiled_split<T>(M, N, K, 1, load_a, load_b, store);
+    } else {
+        auto store = [&](int s, int o, int n, T v) { p.partial[((i64)s * M + o) * N + n] = v; };
+        gemm_tiled_split<T>(M, N, K, p.k_splits, load_a, load_b, store);
+    }
+}
+
+// partial: (k_splits, O, C·KT·KH·KW) -> gw (O, C·KT·KH·KW), slices summed in order.
+template <typename T>
+__device__ void conv3d_wbwd_reduce(const Conv3dParams<T>& p) {
+    const i64 n = (i64)p.out_ch * p.in_ch * p.k_t * p.k_h * p.k_w;
+    for (i64 e = stsm_global_thread(); e < n; e += stsm_grid_threads()) {
+        T acc = T(0);
+        for (int s = 0; s < p.k_splits; ++s) acc += p.partial[s * n + e];
+        p.out[e] = acc;
+    }
 }
 
 // gb[o] = sum of gy over (N, T', H', W'). Dynamic shared: one T per warp.
@@ -99,5 +118,7 @@ extern "C" __global__ void conv3d_xbwd_f32(Conv3dParams<float> p) { conv3d_xbwd(
 extern "C" __global__ void conv3d_xbwd_f64(Conv3dParams<double> p) { conv3d_xbwd(p); }
 extern "C" __global__ void conv3d_wbwd_f32(Conv3dParams<float> p) { conv3d_wbwd(p); }
 extern "C" __global__ void conv3d_wbwd_f64(Conv3dParams<double> p) { conv3d_wbwd(p); }
+extern "C" __global__ void conv3d_wbwd_reduce_f32(Conv3dParams<float> p) { conv3d_wbwd_reduce(p); }
+extern "C" __global__ void conv3d_wbwd_reduce_f64(Conv3dParams<double> p) { conv3d_wbwd_reduce(p); }
 extern "C" __global__ void conv3d_bbwd_f32(Conv3dParams<float> p) { conv3d_bbwd(p); }
 extern "C" __global__ void conv3d_bbwd_f64(Conv3dParams<double> p) { conv3d_bbwd(p); }

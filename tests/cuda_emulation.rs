@@ -39,6 +39,30 @@ on_emulator!(
     sgd_step_matches_the_reference_for_one_and_many_tensors,
 );
 
+/// Split-K of the weight gradient: any number of K slices (more slices than BK steps
+/// included, which leaves empty slices) gives the reference result.
+#[test]
+fn conv3d_weight_gradient_split_k_matches_the_reference() {
+    use stsm_engine::backend::cuda::ops::conv3d::{weight_backward_split, weight_backward_splits};
+    for (i, c) in conv_cases().iter().enumerate() {
+        let (x, _, _, g) = conv_tensors(c, DType::F64, i as u64);
+        let gy = Tensor::from_vec(
+            &g.output_dims(),
+            (0..g.output_dims().iter().product::<usize>())
+                .map(|v| (v % 7) as f64 - 3.0)
+                .collect(),
+        )
+        .unwrap();
+        let want = CPU.conv3d_weight_backward(&gy, &x, &g).unwrap();
+        let (ex, egy) = (on(Device::CudaEmu, &x), on(Device::CudaEmu, &gy));
+        for splits in [1, 2, 3, 40] {
+            let got = weight_backward_split::<f64>(&egy, &ex, &g, splits).unwrap();
+            assert_close(&format!("conv3d_wbwd split {splits} case {i}"), &got, &want);
+        }
+        assert!(weight_backward_splits(&g) >= 1);
+    }
+}
+
 /// Mutation test: conv3d.cu compiled with STSM_MUTATE_CONV_OFF_BY_ONE (a shifted input tap)
 /// must be caught by the same comparison — proof that the comparison can fail.
 #[test]

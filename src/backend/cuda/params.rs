@@ -65,6 +65,8 @@ pub struct Conv3dParams<T> {
     pub out_t: i32,
     pub out_h: i32,
     pub out_w: i32,
+    pub k_splits: i32,
+    pub partial: DevicePtr, // (k_splits, O, C·KT·KH·KW) split-K workspace of the weight gradient
     pub _elem: std::marker::PhantomData<T>,
 }
 
@@ -241,7 +243,9 @@ pub fn layout_rows() -> Vec<(String, &'static str, usize)> {
         p_w,
         out_t,
         out_h,
-        out_w
+        out_w,
+        k_splits,
+        partial
     );
     rows!(
         Pool3dParams,

@@ -23,7 +23,7 @@ struct Row {
         OFF(T, name, batch), OFF(T, name, in_ch), OFF(T, name, out_ch), OFF(T, name, in_t), OFF(T, name, in_h),     \
         OFF(T, name, in_w), OFF(T, name, k_t), OFF(T, name, k_h), OFF(T, name, k_w), OFF(T, name, s_t),            \
         OFF(T, name, s_h), OFF(T, name, s_w), OFF(T, name, p_t), OFF(T, name, p_h), OFF(T, name, p_w),             \
-        OFF(T, name, out_t), OFF(T, name, out_h), OFF(T, name, out_w)
+        OFF(T, name, out_t), OFF(T, name, out_h), OFF(T, name, out_w), OFF(T, name, k_splits), OFF(T, name, partial)
 #define POOL(T, name)                                                                                              \
     SIZE(T, name), OFF(T, name, x), OFF(T, name, gy), OFF(T, name, arg), OFF(T, name, arg_out), OFF(T, name, out),  \
         OFF(T, name, planes), OFF(T, name, in_t), OFF(T, name, in_h), OFF(T, name, in_w), OFF(T, name, k_t),        \
