@@ -3,8 +3,9 @@
 //! `-v`: no register spills, static shared memory within 48 KiB per block.
 //! Needs STSM_NVRTC_LIB (run scripts/install-nvrtc.sh; scripts/test.sh does).
 
+use stsm_engine::backend::cuda::module_cache::ModuleCache;
 use stsm_engine::backend::cuda::nvrtc::{self, Output, NVRTC_LIB_ENV};
-use stsm_engine::backend::cuda::registry::SOURCES;
+use stsm_engine::backend::cuda::registry::{KernelSource, SOURCES};
 
 fn require_nvrtc() {
     if std::env::var_os(NVRTC_LIB_ENV).is_none() {
@@ -91,4 +92,40 @@ fn sm_90_cubins_have_no_spills_and_fit_static_shared_memory() {
             assert!(*smem <= 48 * 1024, "{k} uses {smem} bytes of static shared memory");
         }
     }
+}
+
+#[test]
+fn a_compile_error_names_the_kernel_file_and_carries_the_log() {
+    require_nvrtc();
+    let bad = KernelSource {
+        file: "broken.cu",
+        source: "#include \"common.cuh\"\nextern \"C\" __global__ void broken_f32(int n) { int x = ; }\n",
+        hash: 0xb0,
+        entry_points: &["broken_f32"],
+    };
+    let err = nvrtc::compile(&bad, &nvrtc::base_options("compute_90"), Output::Ptx)
+        .err()
+        .expect("must fail")
+        .to_string();
+    assert!(
+        err.contains("kernels/broken.cu") && err.contains("expected an expression"),
+        "{err}"
+    );
+}
+
+#[test]
+fn the_module_cache_compiles_a_cubin_for_the_exact_arch_once() {
+    require_nvrtc();
+    let cache = ModuleCache::default();
+    let (src, first) = cache.image_for("relu_fwd_f32", (9, 0)).unwrap();
+    assert_eq!(src.file, "elementwise.cu");
+    assert!(first.is_cubin, "sm_90 should compile to a CUBIN");
+    assert_eq!(&first.bytes[..4], b"\x7fELF", "a CUBIN is an ELF image");
+    let (_, again) = cache.image_for("add_fwd_f32", (9, 0)).unwrap();
+    assert_eq!(again.bytes, first.bytes, "same file and arch: the cached image");
+    assert!(cache
+        .image_for("no_such_kernel_f32", (9, 0))
+        .unwrap_err()
+        .to_string()
+        .contains("no kernels/*.cu"));
 }
