@@ -58,6 +58,7 @@ fn main() {
     let kernels = root.join("kernels");
     println!("cargo:rerun-if-changed=kernels");
     println!("cargo::rustc-check-cfg=cfg(stsm_emu_sanitized)");
+    println!("cargo::rustc-check-cfg=cfg(stsm_emu_tsan)");
     println!("cargo:rerun-if-changed=src/backend/cuda/emu");
     let headers: Vec<KernelFile> = read_dir_sorted(&kernels, "cuh").into_iter().map(load).collect();
     let sources: Vec<KernelFile> = read_dir_sorted(&kernels, "cu").into_iter().map(load).collect();
@@ -188,28 +189,37 @@ mod emulation {
             .flag_if_supported("-Wno-unused-function")
             .opt_level(2)
             .files(&files);
-        if std::env::var_os("STSM_EMU_SANITIZE").is_some() {
-            // AddressSanitizer + UBSan runs (scripts/emu-sanitize.sh): emulated __shared__
-            // storage lives in the stsm_shared section so ASan instruments it too.
-            build
-                .flag("-fsanitize=address,undefined")
-                .flag("-fsanitize-sections=stsm_shared")
-                .flag("-fno-omit-frame-pointer");
+        // Sanitizer runs (scripts/emu-sanitize.sh): STSM_EMU_SANITIZE=address (ASan + UBSan)
+        // or =thread (TSan). Emulated __shared__ storage lives in the stsm_shared section,
+        // which -fsanitize-sections makes ASan instrument like any global.
+        let (flags, libs, cfg): (&[&str], &[&str], &str) = match std::env::var("STSM_EMU_SANITIZE").as_deref() {
+            Ok("address") | Ok("1") => (
+                &["-fsanitize=address,undefined", "-fsanitize-sections=stsm_shared"],
+                &["asan", "ubsan"],
+                "stsm_emu_sanitized",
+            ),
+            Ok("thread") => (&["-fsanitize=thread"], &["tsan"], "stsm_emu_tsan"),
+            _ => (&[], &[], ""),
+        };
+        for f in flags {
+            build.flag(f);
+        }
+        if !libs.is_empty() {
+            build.flag("-fno-omit-frame-pointer");
+            println!("cargo:rustc-cfg={cfg}");
+        }
+        for lib in libs {
             // The runtimes' unversioned .so sit in the compiler's private directory.
-            for lib in ["libasan.so", "libubsan.so"] {
-                let out = std::process::Command::new("g++")
-                    .arg(format!("-print-file-name={lib}"))
-                    .output();
-                if let Some(dir) = out.ok().and_then(|o| {
-                    let p = std::path::PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
-                    p.parent().map(|d| d.to_path_buf())
-                }) {
-                    println!("cargo:rustc-link-search=native={}", dir.display());
-                }
+            let out = std::process::Command::new("g++")
+                .arg(format!("-print-file-name=lib{lib}.so"))
+                .output();
+            if let Some(dir) = out.ok().and_then(|o| {
+                let p = std::path::PathBuf::from(String::from_utf8_lossy(&o.stdout).trim());
+                p.parent().map(|d| d.to_path_buf())
+            }) {
+                println!("cargo:rustc-link-search=native={}", dir.display());
             }
-            println!("cargo:rustc-cfg=stsm_emu_sanitized");
-            println!("cargo:rustc-link-lib=dylib=asan");
-            println!("cargo:rustc-link-lib=dylib=ubsan");
+            println!("cargo:rustc-link-lib=dylib={lib}");
         }
         println!("cargo:rerun-if-env-changed=STSM_EMU_SANITIZE");
         build.compile("stsm_cuda_emu");

@@ -5,7 +5,9 @@
 use std::sync::Arc;
 
 use stsm_engine::backend::cuda::device;
-use stsm_engine::backend::cuda::emulator::{sanitized, set_watchdog_secs, static_shared_bytes, Emulator};
+use stsm_engine::backend::cuda::emulator::{
+    sanitized, set_watchdog_secs, static_shared_bytes, thread_sanitized, Emulator,
+};
 use stsm_engine::backend::cuda::launcher::{KernelLauncher, LaunchConfig};
 use stsm_engine::backend::cuda::params::{as_bytes, ElementwiseParams};
 use stsm_engine::tensor::{CpuStorage, DType};
@@ -126,4 +128,41 @@ fn sanitizers_catch_a_shared_memory_overflow() {
     // stsm_shared section catches overflows through pointers. Either report will do.
     let caught = stderr.contains("global-buffer-overflow") || stderr.contains("out of bounds for type 'float [32]'");
     assert!(caught, "{stderr}");
+}
+
+/// In a ThreadSanitizer build (scripts/emu-sanitize.sh --thread), a kernel missing a
+/// __syncthreads between writing and reading shared memory must be reported as a data race.
+#[test]
+fn tsan_catches_a_missing_syncthreads() {
+    const CHILD: &str = "STSM_EMU_SELFTEST_RACE_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        let _ = run(
+            "emu_selftest_missing_sync_f32",
+            LaunchConfig::linear(1, 64, 0),
+            &[1.0],
+            64,
+        );
+        return;
+    }
+    if !thread_sanitized() {
+        eprintln!("SKIP: not a ThreadSanitizer build (run scripts/emu-sanitize.sh --thread)");
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "tsan_catches_a_missing_syncthreads",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, "1")
+        .env("TSAN_OPTIONS", "exitcode=0")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let kernel_race = stderr
+        .split("WARNING: ThreadSanitizer: data race")
+        .skip(1)
+        .any(|r| r.lines().take(4).any(|l| l.contains("emu_selftest_missing_sync_f32")));
+    assert!(kernel_race, "no race reported in the kernel:\n{stderr}");
 }

@@ -41,6 +41,11 @@ pub fn sanitized() -> bool {
     cfg!(stsm_emu_sanitized)
 }
 
+/// Whether the emulator and kernels were built under ThreadSanitizer.
+pub fn thread_sanitized() -> bool {
+    cfg!(stsm_emu_tsan)
+}
+
 /// Bytes of emulated static `__shared__` storage that the emulator refills before each block.
 pub fn static_shared_bytes() -> usize {
     // SAFETY: no arguments.

@@ -55,6 +55,14 @@ extern "C" __global__ void emu_selftest_shared_overflow_f32(ElementwiseParams<fl
     p.out[threadIdx.x] = s[threadIdx.x + 1];
 }
 
+// A missing __syncthreads: each thread reads a shared slot another thread writes in the same
+// phase. ThreadSanitizer must report the race (run in TSan builds only).
+extern "C" __global__ void emu_selftest_missing_sync_f32(ElementwiseParams<float> p) {
+    __shared__ float s[64];
+    s[threadIdx.x] = p.a[0];
+    p.out[threadIdx.x] = s[63 - threadIdx.x];
+}
+
 }  // namespace
 
 extern "C" const stsm_emu::KernelEntry stsm_emu_table_selftest[] = {
@@ -63,5 +71,6 @@ extern "C" const stsm_emu::KernelEntry stsm_emu_table_selftest[] = {
     stsm_emu::entry<emu_selftest_deadlock_f32>("emu_selftest_deadlock_f32"),
     stsm_emu::entry<emu_selftest_reductions_f32>("emu_selftest_reductions_f32"),
     stsm_emu::entry<emu_selftest_shared_overflow_f32>("emu_selftest_shared_overflow_f32"),
+    stsm_emu::entry<emu_selftest_missing_sync_f32>("emu_selftest_missing_sync_f32"),
     {nullptr, nullptr, 0},
 };
