@@ -18,7 +18,7 @@ eval "$("$repo/scripts/install-nvrtc.sh")"
 cd "$repo"
 rm -rf "$out" && mkdir -p "$out/bin" "$out/lib"
 # The executables cargo built, read from its JSON messages.
-cargo test --no-run --message-format=json --test gpu_vs_cpu --test nvrtc_compile \
+cargo test --no-run --message-format=json --test gpu_vs_cpu --test gpu_bench --test nvrtc_compile \
     | python3 -c 'import json,sys
 for line in sys.stdin:
     m = json.loads(line)
