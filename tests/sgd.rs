@@ -51,7 +51,9 @@ fn run_quadratics(problems: &[(f64, f64, f64, f64, f64)], momentum: f64, steps: 
     for _ in 0..steps {
         for ((a, b, ..), param) in problems.iter().zip(&params) {
             let x = param.value().item().unwrap();
-            param.accumulate_grad(&Tensor::from_vec(&[1], vec![a * x - b]).unwrap()).unwrap();
+            param
+                .accumulate_grad(&Tensor::from_vec(&[1], vec![a * x - b]).unwrap())
+                .unwrap();
         }
         sgd.step(1).unwrap();
     }
@@ -59,7 +61,10 @@ fn run_quadratics(problems: &[(f64, f64, f64, f64, f64)], momentum: f64, steps: 
 }
 
 fn assert_close(got: f64, want: f64, what: &str) {
-    assert!((got - want).abs() <= 1e-12 * (1.0 + want.abs()), "{what}: got {got}, closed form {want}");
+    assert!(
+        (got - want).abs() <= 1e-12 * (1.0 + want.abs()),
+        "{what}: got {got}, closed form {want}"
+    );
 }
 
 #[test]
@@ -94,7 +99,11 @@ fn heavy_momentum_complex_roots() {
     let x = run_quadratics(&[(a, b, x0, lr, wd)], momentum, 60)[0];
     let big_a = a + wd;
     let x_star = b / big_a;
-    assert_close(x - x_star, closed_form_error(x0 - x_star, big_a, lr, momentum, 60), "μ = 0.9");
+    assert_close(
+        x - x_star,
+        closed_form_error(x0 - x_star, big_a, lr, momentum, 60),
+        "μ = 0.9",
+    );
 }
 
 #[test]
@@ -103,7 +112,12 @@ fn nesterov_and_dampening_first_two_steps_by_hand() {
     // step 1: d = 1, buf = 1, update = d + μ·buf = 1.5 -> x1 = 0.85.
     // step 2: d = 0.85, buf = 0.5·1 + 0.85 = 1.35, update = 0.85 + 0.675 = 1.525 -> x2 = 0.6975.
     let p = Param::new("x", Tensor::from_vec(&[1], vec![1.0f64]).unwrap());
-    let group = ParamGroup { name: "g".into(), params: vec![p.clone()], lr: 0.1, weight_decay: 0.0 };
+    let group = ParamGroup {
+        name: "g".into(),
+        params: vec![p.clone()],
+        lr: 0.1,
+        weight_decay: 0.0,
+    };
     let mut sgd = Sgd::new(vec![group], 0.5, 0.0, true).unwrap();
     for want in [0.85, 0.6975] {
         p.accumulate_grad(&p.value()).unwrap();
@@ -113,7 +127,12 @@ fn nesterov_and_dampening_first_two_steps_by_hand() {
     // Dampening 0.5, μ = 0.5, η = 1: step 1 buf = d = 1 (no dampening on the first step) -> x = 0;
     // step 2 with g = 2: buf = 0.5·1 + 0.5·2 = 1.5 -> x = −1.5.
     let q = Param::new("y", Tensor::from_vec(&[1], vec![1.0f64]).unwrap());
-    let group = ParamGroup { name: "g".into(), params: vec![q.clone()], lr: 1.0, weight_decay: 0.0 };
+    let group = ParamGroup {
+        name: "g".into(),
+        params: vec![q.clone()],
+        lr: 1.0,
+        weight_decay: 0.0,
+    };
     let mut sgd = Sgd::new(vec![group], 0.5, 0.5, false).unwrap();
     for (g, want) in [(1.0, 0.0), (2.0, -1.5)] {
         q.accumulate_grad(&Tensor::from_vec(&[1], vec![g]).unwrap()).unwrap();
@@ -125,7 +144,12 @@ fn nesterov_and_dampening_first_two_steps_by_hand() {
 #[test]
 fn params_without_gradient_are_left_alone() {
     let p = Param::new("x", Tensor::from_vec(&[2], vec![1.0f64, 2.0]).unwrap());
-    let group = ParamGroup { name: "g".into(), params: vec![p.clone()], lr: 0.1, weight_decay: 0.5 };
+    let group = ParamGroup {
+        name: "g".into(),
+        params: vec![p.clone()],
+        lr: 0.1,
+        weight_decay: 0.5,
+    };
     Sgd::new(vec![group], 0.9, 0.0, false).unwrap().step(1).unwrap();
     assert_eq!(p.value().to_vec::<f64>().unwrap(), vec![1.0, 2.0]);
 }
@@ -133,7 +157,12 @@ fn params_without_gradient_are_left_alone() {
 #[test]
 fn invalid_hyper_parameters_are_rejected_with_the_group_name() {
     let p = Param::new("x", Tensor::from_vec(&[1], vec![0.0f64]).unwrap());
-    let bad = ParamGroup { name: "head".into(), params: vec![p], lr: -1.0, weight_decay: 0.0 };
+    let bad = ParamGroup {
+        name: "head".into(),
+        params: vec![p],
+        lr: -1.0,
+        weight_decay: 0.0,
+    };
     let err = Sgd::new(vec![bad], 0.9, 0.0, false).err().unwrap().to_string();
     assert!(err.contains("head") && err.contains("lr"), "{err}");
     assert!(Sgd::new(vec![], 1.0, 0.0, false).is_err());
@@ -142,13 +171,19 @@ fn invalid_hyper_parameters_are_rejected_with_the_group_name() {
 fn tiny_net(seed: u64) -> TinyNet {
     use rand::SeedableRng;
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let mut li = LayerInit { init: Init::HeNormal, dtype: DType::F64, rng: &mut rng };
+    let mut li = LayerInit {
+        init: Init::HeNormal,
+        dtype: DType::F64,
+        rng: &mut rng,
+    };
     TinyNet::new([2, 4, 4], 3, 0.0, &mut li).unwrap()
 }
 
 fn batch(n: usize, offset: usize) -> (Tensor, Vec<usize>) {
     let per = 3 * 2 * 4 * 4;
-    let data = (0..n * per).map(|i| (((i + offset * per) * 37 % 101) as f64 / 50.0) - 1.0).collect();
+    let data = (0..n * per)
+        .map(|i| (((i + offset * per) * 37 % 101) as f64 / 50.0) - 1.0)
+        .collect();
     let labels = (0..n).map(|i| (i + offset) % 3).collect();
     (Tensor::from_vec(&[n, 3, 2, 4, 4], data).unwrap(), labels)
 }
@@ -158,19 +193,38 @@ fn accumulated_micro_batches_average_to_the_full_batch_step() {
     // Three micro-batches of 2 with step(3) must equal one batch of 6 with step(1): the mean of
     // three batch means of equal size is the mean over all six clips.
     let (a, b) = (tiny_net(5), tiny_net(5));
-    let groups = |net: &TinyNet| vec![ParamGroup { name: "all".into(), params: net.parameters(), lr: 0.05, weight_decay: 1e-3 }];
-    let (mut sgd_a, mut sgd_b) =
-        (Sgd::new(groups(&a), 0.9, 0.0, false).unwrap(), Sgd::new(groups(&b), 0.9, 0.0, false).unwrap());
+    let groups = |net: &TinyNet| {
+        vec![ParamGroup {
+            name: "all".into(),
+            params: net.parameters(),
+            lr: 0.05,
+            weight_decay: 1e-3,
+        }]
+    };
+    let (mut sgd_a, mut sgd_b) = (
+        Sgd::new(groups(&a), 0.9, 0.0, false).unwrap(),
+        Sgd::new(groups(&b), 0.9, 0.0, false).unwrap(),
+    );
     for round in 0..2 {
         for micro in 0..3 {
             let (x, y) = batch(2, round * 6 + micro * 2);
             let tape = Tape::new();
-            a.forward(&tape.constant(x), false, 0).unwrap().cross_entropy(&y).unwrap().backward().unwrap();
+            a.forward(&tape.constant(x), false, 0)
+                .unwrap()
+                .cross_entropy(&y)
+                .unwrap()
+                .backward()
+                .unwrap();
         }
         sgd_a.step(3).unwrap();
         let (x, y) = batch(6, round * 6);
         let tape = Tape::new();
-        b.forward(&tape.constant(x), false, 0).unwrap().cross_entropy(&y).unwrap().backward().unwrap();
+        b.forward(&tape.constant(x), false, 0)
+            .unwrap()
+            .cross_entropy(&y)
+            .unwrap()
+            .backward()
+            .unwrap();
         sgd_b.step(1).unwrap();
     }
     for (pa, pb) in a.parameters().iter().zip(b.parameters()) {
@@ -183,5 +237,15 @@ fn accumulated_micro_batches_average_to_the_full_batch_step() {
 #[test]
 fn layers_name_their_parameters_like_pytorch() {
     let names: Vec<String> = tiny_net(0).parameters().iter().map(|p| p.name().to_string()).collect();
-    assert_eq!(names, ["conv1.weight", "conv1.bias", "conv2.weight", "conv2.bias", "fc.weight", "fc.bias"]);
+    assert_eq!(
+        names,
+        [
+            "conv1.weight",
+            "conv1.bias",
+            "conv2.weight",
+            "conv2.bias",
+            "fc.weight",
+            "fc.bias"
+        ]
+    );
 }
