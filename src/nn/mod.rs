@@ -1,8 +1,12 @@
 //! Layers, initialisation and models.
 
+pub mod config;
 pub mod init;
 pub mod layers;
+pub mod model;
 pub mod tiny;
 
+pub use config::{Family, ModelConfig};
 pub use init::Init;
 pub use layers::{Conv3d, LayerInit, Linear, Module};
+pub use model::Model;
