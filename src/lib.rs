@@ -6,6 +6,7 @@ pub mod autograd;
 pub mod backend;
 pub mod cli;
 pub mod error;
+pub mod fsutil;
 pub mod nn;
 pub mod ops;
 pub mod optim;

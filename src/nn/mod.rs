@@ -1,6 +1,8 @@
 //! Layers, initialisation and models.
 
+pub mod checkpoint;
 pub mod config;
+pub mod inflate;
 pub mod init;
 pub mod layers;
 pub mod model;
