@@ -10,6 +10,7 @@ pub mod fsutil;
 pub mod nn;
 pub mod ops;
 pub mod optim;
+pub mod runtime;
 pub mod tensor;
 
 pub use autograd::{Gradients, Param, Tape, Var};

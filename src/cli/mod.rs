@@ -18,6 +18,13 @@ use crate::error::Result;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// CPU compute threads (default: RAYON_NUM_THREADS, else one per core). Results are
+    /// bit-for-bit reproducible for a given thread count.
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    /// Use the plain reference loops instead of the fast CPU path (slow; for debugging).
+    #[arg(long, global = true)]
+    reference_cpu: bool,
 }
 
 #[derive(Subcommand)]
@@ -32,7 +39,12 @@ enum Command {
 
 /// Parses the command line and runs the chosen subcommand.
 pub fn run() -> Result<()> {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    crate::runtime::init_cpu_threads(cli.threads)?;
+    if cli.reference_cpu {
+        crate::backend::set_cpu_kind(crate::backend::CpuKind::Reference);
+    }
+    match cli.command {
         Command::Demo(args) => demo::run(&args),
         Command::Info(args) => info::run(&args),
         Command::Inflate(args) => inflate::run(&args),

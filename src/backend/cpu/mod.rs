@@ -1,3 +1,4 @@
-//! CPU backends: `reference` (plain loops, the oracle).
+//! CPU backends: `reference` (plain loops, the oracle) and `fast` (multi-threaded f32).
 
+pub mod fast;
 pub mod reference;

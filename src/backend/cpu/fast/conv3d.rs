@@ -1,0 +1,238 @@
+//! Conv3d as im2col + GEMM over blocks of output positions, f32, multi-threaded.
+//!
+//! Per sample, the output (O, P) with P = T'·H'·W' is W (O × CK) · col (CK × P), where col's row
+//! r = (c, kt, kh, kw) holds the input tap of every output position (zero on the padding) and
+//! CK = C·KT·KH·KW. col is never built whole (C3D conv2a's would be 350 MB): each task builds the
+//! columns of one block of positions in its thread's scratch buffer.
+//!
+//! Work is split so that no two threads write the same element, and every sum runs in a fixed
+//! order for a given thread count: bit-for-bit reproducible runs.
+//! - forward: tasks = (sample, position block); each writes its own output columns;
+//! - input gradient: tasks = (sample, channel range); gcol = Wᵀ·gy for those channels' rows, then
+//!   col2im adds into those channels only;
+//! - weight gradient: tasks = fixed contiguous groups of (sample, block); each sums its blocks'
+//!   gy·colᵀ in order into a private partial; partials are added in group order.
+
+use rayon::prelude::*;
+
+use super::gemm::{sgemm, MatRef, SendPtr};
+use super::workspace::with_scratch;
+use crate::ops::geometry::Conv3dGeometry;
+
+/// Output positions per block: wide enough for an efficient GEMM, small enough that a block of
+/// columns stays in cache for the GEMM's packing.
+fn block_width(g: &Conv3dGeometry) -> usize {
+    let ck = g.in_channels * g.kernel.iter().product::<usize>();
+    (((1 << 20) / ck.max(1)).clamp(64, 1024) / 16 * 16).max(16)
+}
+
+fn positions(g: &Conv3dGeometry) -> usize {
+    g.output.iter().product()
+}
+
+fn rows(g: &Conv3dGeometry) -> usize {
+    g.in_channels * g.kernel.iter().product::<usize>()
+}
+
+/// Input coordinate of output coordinate `o` and tap `k` on axis `a`, if inside the input.
+#[inline]
+fn tap(g: &Conv3dGeometry, a: usize, o: usize, k: usize) -> Option<usize> {
+    let i = (o * g.stride[a] + k) as isize - g.padding[a] as isize;
+    (i >= 0 && (i as usize) < g.input[a]).then_some(i as usize)
+}
+
+/// Fills col (rows(g) × width, row-major) for output positions p0 .. p0 + width of sample `x`
+/// (C, T, H, W); or, with `scatter`, adds col back into `x` (col2im) for channels c0 .. c1.
+fn im2col_block(g: &Conv3dGeometry, x: &[f32], col: &mut [f32], p0: usize, width: usize) {
+    let [_, oh, ow] = g.output;
+    let [it, ih, iw] = g.input;
+    let [kt, kh, kw] = g.kernel;
+    for c in 0..g.in_channels {
+        let xc = &x[c * it * ih * iw..(c + 1) * it * ih * iw];
+        for dt in 0..kt {
+            for dh in 0..kh {
+                for dw in 0..kw {
+                    let r = ((c * kt + dt) * kh + dh) * kw + dw;
+                    let dst = &mut col[r * width..(r + 1) * width];
+                    for (j, d) in dst.iter_mut().enumerate() {
+                        let p = p0 + j;
+                        let (zt, zh, zw) = (p / (oh * ow), (p / ow) % oh, p % ow);
+                        *d = match (tap(g, 0, zt, dt), tap(g, 1, zh, dh), tap(g, 2, zw, dw)) {
+                            (Some(t), Some(h), Some(w)) => xc[(t * ih + h) * iw + w],
+                            _ => 0.0,
+                        };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds col rows of channels c0 .. c1 (rows (c-c0)·K .. in `col`) into gx (C, T, H, W).
+fn col2im_block(g: &Conv3dGeometry, col: &[f32], gx: &mut [f32], channels: (usize, usize), p0: usize, width: usize) {
+    let [_, oh, ow] = g.output;
+    let [it, ih, iw] = g.input;
+    let [kt, kh, kw] = g.kernel;
+    for c in channels.0..channels.1 {
+        let gxc = &mut gx[(c - channels.0) * it * ih * iw..][..it * ih * iw];
+        for dt in 0..kt {
+            for dh in 0..kh {
+                for dw in 0..kw {
+                    let r = (((c - channels.0) * kt + dt) * kh + dh) * kw + dw;
+                    for (j, &v) in col[r * width..(r + 1) * width].iter().enumerate() {
+                        let p = p0 + j;
+                        let (zt, zh, zw) = (p / (oh * ow), (p / ow) % oh, p % ow);
+                        if let (Some(t), Some(h), Some(w)) = (tap(g, 0, zt, dt), tap(g, 1, zh, dh), tap(g, 2, zw, dw)) {
+                            gxc[(t * ih + h) * iw + w] += v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The (sample, first position, width) blocks covering all outputs, in a fixed order.
+fn blocks(g: &Conv3dGeometry) -> Vec<(usize, usize, usize)> {
+    let (p, nb) = (positions(g), block_width(g));
+    (0..g.batch)
+        .flat_map(|n| (0..p).step_by(nb).map(move |p0| (n, p0, nb.min(p - p0))))
+        .collect()
+}
+
+/// x: (N, C, T, H, W), w: (O, C, KT, KH, KW), bias: (O) -> (N, O, T', H', W').
+pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Conv3dGeometry) -> Vec<f32> {
+    let (p, ck, o) = (positions(g), rows(g), g.out_channels);
+    let x_len = g.in_channels * g.input.iter().product::<usize>();
+    let mut y = vec![0f32; g.batch * o * p];
+    let out = SendPtr(y.as_mut_ptr());
+    blocks(g).into_par_iter().for_each(|(n, p0, width)| {
+        with_scratch(ck * width, |col| {
+            im2col_block(g, &x[n * x_len..(n + 1) * x_len], col, p0, width);
+            // Safety: this task alone writes columns p0 .. p0+width of sample n's (O × P) output.
+            let dst = unsafe { out.get().add(n * o * p + p0) };
+            // (O × width) = W (O × CK) · col (CK × width).
+            unsafe {
+                sgemm(
+                    o,
+                    width,
+                    ck,
+                    MatRef::rows(w, ck),
+                    MatRef::rows(col, width),
+                    dst,
+                    p,
+                    false,
+                )
+            };
+            if let Some(b) = bias {
+                for (oc, &bv) in b.iter().enumerate() {
+                    // Safety: same columns as above.
+                    let row = unsafe { std::slice::from_raw_parts_mut(dst.add(oc * p), width) };
+                    row.iter_mut().for_each(|v| *v += bv);
+                }
+            }
+        })
+    });
+    y
+}
+
+/// gy: (N, O, T', H', W'), w: (O, C, KT, KH, KW) -> gx: (N, C, T, H, W).
+pub fn x_backward(gy: &[f32], w: &[f32], g: &Conv3dGeometry) -> Vec<f32> {
+    let (p, o, k) = (positions(g), g.out_channels, g.kernel.iter().product::<usize>());
+    let ck = rows(g);
+    let plane: usize = g.input.iter().product();
+    let mut gx = vec![0f32; g.batch * g.in_channels * plane];
+    let threads = rayon::current_num_threads().max(1);
+    // Channel ranges: enough tasks to keep every thread busy even at batch 1.
+    let per_task = g.in_channels.div_ceil(threads.div_ceil(g.batch).max(1)).max(1);
+    let nb = block_width(g);
+    gx.par_chunks_mut(per_task * plane)
+        .enumerate()
+        .for_each(|(task, gx_part)| {
+            let chans_per_sample = g.in_channels.div_ceil(per_task);
+            let (n, c0) = (task / chans_per_sample, (task % chans_per_sample) * per_task);
+            let c1 = (c0 + per_task).min(g.in_channels);
+            let sub_rows = (c1 - c0) * k;
+            let gy_n = &gy[n * o * p..(n + 1) * o * p];
+            with_scratch(sub_rows * nb, |gcol| {
+                for p0 in (0..p).step_by(nb) {
+                    let width = nb.min(p - p0);
+                    let gcol = &mut gcol[..sub_rows * width];
+                    // (sub_rows × width) = Wᵀ[c0·K .. c1·K] (sub_rows × O) · gy (O × width).
+                    let wt = MatRef {
+                        data: &w[c0 * k..],
+                        rs: 1,
+                        cs: ck,
+                    };
+                    let gy_block = MatRef {
+                        data: &gy_n[p0..],
+                        rs: p,
+                        cs: 1,
+                    };
+                    // Safety: gcol is this task's own scratch buffer of sub_rows × width elements.
+                    unsafe { sgemm(sub_rows, width, o, wt, gy_block, gcol.as_mut_ptr(), width, false) };
+                    col2im_block(g, gcol, gx_part, (c0, c1), p0, width);
+                }
+            })
+        });
+    gx
+}
+
+/// gy: (N, O, T', H', W'), x: (N, C, T, H, W) -> gw: (O, C, KT, KH, KW).
+pub fn weight_backward(gy: &[f32], x: &[f32], g: &Conv3dGeometry) -> Vec<f32> {
+    let (p, o, ck) = (positions(g), g.out_channels, rows(g));
+    let x_len = g.in_channels * g.input.iter().product::<usize>();
+    let all = blocks(g);
+    let groups = rayon::current_num_threads().max(1).min(all.len());
+    let per_group = all.len().div_ceil(groups);
+    let partials: Vec<Vec<f32>> = all
+        .par_chunks(per_group)
+        .map(|group| {
+            let mut gw = vec![0f32; o * ck];
+            for &(n, p0, width) in group {
+                with_scratch(ck * width, |col| {
+                    im2col_block(g, &x[n * x_len..(n + 1) * x_len], col, p0, width);
+                    // (O × CK) += gy block (O × width) · colᵀ (width × CK).
+                    let gy_block = MatRef {
+                        data: &gy[n * o * p + p0..],
+                        rs: p,
+                        cs: 1,
+                    };
+                    // Safety: gw is this group's own partial.
+                    unsafe {
+                        sgemm(
+                            o,
+                            ck,
+                            width,
+                            gy_block,
+                            MatRef::transposed(col, width),
+                            gw.as_mut_ptr(),
+                            ck,
+                            true,
+                        )
+                    };
+                });
+            }
+            gw
+        })
+        .collect();
+    let mut total = partials.into_iter();
+    let mut gw = total.next().unwrap_or_else(|| vec![0f32; o * ck]);
+    for part in total {
+        gw.iter_mut().zip(part).for_each(|(a, b)| *a += b);
+    }
+    gw
+}
+
+/// gy: (N, O, T', H', W') -> gb: (O), each channel summed in a fixed order.
+pub fn bias_backward(gy: &[f32], g: &Conv3dGeometry) -> Vec<f32> {
+    let p = positions(g);
+    (0..g.out_channels)
+        .into_par_iter()
+        .map(|oc| {
+            (0..g.batch)
+                .map(|n| gy[(n * g.out_channels + oc) * p..][..p].iter().sum::<f32>())
+                .sum()
+        })
+        .collect()
+}
