@@ -12,6 +12,7 @@ pub mod ops;
 pub mod optim;
 pub mod runtime;
 pub mod tensor;
+pub mod workloads;
 
 pub use autograd::{Gradients, Param, Tape, Var};
 pub use error::{Error, Result};

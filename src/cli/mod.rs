@@ -1,5 +1,6 @@
 //! Command-line interface: one file per subcommand, each with its clap `Args` and a `run`.
 
+mod bench;
 mod demo;
 mod inflate;
 mod info;
@@ -31,6 +32,8 @@ struct Cli {
 enum Command {
     /// Train a tiny 3D CNN on random clips and print the falling loss: a smoke test of the engine.
     Demo(demo::DemoArgs),
+    /// Time the performance workloads (C3D layers, pools, training steps) on this machine.
+    Bench(bench::BenchArgs),
     /// Show a model's layers, output shapes, parameter count and FLOPs per clip.
     Info(info::InfoArgs),
     /// Inflate a 2D checkpoint into a 3D one (repeat each kernel along time and divide, or centre).
@@ -45,6 +48,7 @@ pub fn run() -> Result<()> {
         crate::backend::set_cpu_kind(crate::backend::CpuKind::Reference);
     }
     match cli.command {
+        Command::Bench(args) => bench::run(&args),
         Command::Demo(args) => demo::run(&args),
         Command::Info(args) => info::run(&args),
         Command::Inflate(args) => inflate::run(&args),

@@ -41,12 +41,40 @@ fn tap(g: &Conv3dGeometry, a: usize, o: usize, k: usize) -> Option<usize> {
     (i >= 0 && (i as usize) < g.input[a]).then_some(i as usize)
 }
 
-/// Fills col (rows(g) × width, row-major) for output positions p0 .. p0 + width of sample `x`
-/// (C, T, H, W); or, with `scatter`, adds col back into `x` (col2im) for channels c0 .. c1.
-fn im2col_block(g: &Conv3dGeometry, x: &[f32], col: &mut [f32], p0: usize, width: usize) {
+/// The output positions p0 .. p0 + width split into runs along W: (j, zt, zh, zw0, len), where
+/// positions j .. j+len of the block share (zt, zh) and have zw = zw0 .. zw0+len.
+fn runs(g: &Conv3dGeometry, p0: usize, width: usize) -> Vec<(usize, usize, usize, usize, usize)> {
     let [_, oh, ow] = g.output;
+    let mut out = Vec::with_capacity(width / ow.max(1) + 2);
+    let (mut j, mut p) = (0, p0);
+    while j < width {
+        let (zt, zh, zw) = (p / (oh * ow), (p / ow) % oh, p % ow);
+        let len = (ow - zw).min(width - j);
+        out.push((j, zt, zh, zw, len));
+        j += len;
+        p += len;
+    }
+    out
+}
+
+/// The range of output W positions zw (within zw0 .. zw0+len) whose tap dw lands inside the
+/// input, for stride `s` and padding `pad`: those with 0 ≤ zw·s + dw − pad < iw.
+#[inline]
+fn valid_w(zw0: usize, len: usize, dw: usize, s: usize, pad: usize, iw: usize) -> (usize, usize) {
+    // zw·s + dw ≥ pad  ⇔  zw ≥ ceil((pad − dw) / s)
+    let lo = if dw >= pad { 0 } else { (pad - dw).div_ceil(s) };
+    // zw·s + dw − pad ≤ iw − 1  ⇔  zw ≤ (iw − 1 + pad − dw) / s
+    let hi = if iw + pad > dw { (iw - 1 + pad - dw) / s + 1 } else { 0 };
+    (lo.clamp(zw0, zw0 + len), hi.clamp(zw0, zw0 + len))
+}
+
+/// Fills col (rows(g) × width, row-major; row r = (c, kt, kh, kw)) with the taps of output
+/// positions p0 .. p0 + width of one sample x (C, T, H, W); zero where a tap is on the padding.
+fn im2col_block(g: &Conv3dGeometry, x: &[f32], col: &mut [f32], p0: usize, width: usize) {
     let [it, ih, iw] = g.input;
     let [kt, kh, kw] = g.kernel;
+    let (sw, pw) = (g.stride[2], g.padding[2]);
+    let runs = runs(g, p0, width);
     for c in 0..g.in_channels {
         let xc = &x[c * it * ih * iw..(c + 1) * it * ih * iw];
         for dt in 0..kt {
@@ -54,13 +82,24 @@ fn im2col_block(g: &Conv3dGeometry, x: &[f32], col: &mut [f32], p0: usize, width
                 for dw in 0..kw {
                     let r = ((c * kt + dt) * kh + dh) * kw + dw;
                     let dst = &mut col[r * width..(r + 1) * width];
-                    for (j, d) in dst.iter_mut().enumerate() {
-                        let p = p0 + j;
-                        let (zt, zh, zw) = (p / (oh * ow), (p / ow) % oh, p % ow);
-                        *d = match (tap(g, 0, zt, dt), tap(g, 1, zh, dh), tap(g, 2, zw, dw)) {
-                            (Some(t), Some(h), Some(w)) => xc[(t * ih + h) * iw + w],
-                            _ => 0.0,
+                    for &(j, zt, zh, zw0, len) in &runs {
+                        let out = &mut dst[j..j + len];
+                        let (Some(t), Some(h)) = (tap(g, 0, zt, dt), tap(g, 1, zh, dh)) else {
+                            out.fill(0.0);
+                            continue;
                         };
+                        let row = &xc[(t * ih + h) * iw..(t * ih + h + 1) * iw];
+                        let (lo, hi) = valid_w(zw0, len, dw, sw, pw, iw);
+                        out[..lo - zw0].fill(0.0);
+                        out[hi - zw0..].fill(0.0);
+                        if sw == 1 {
+                            let w0 = lo + dw - pw;
+                            out[lo - zw0..hi - zw0].copy_from_slice(&row[w0..w0 + (hi - lo)]);
+                        } else {
+                            for zw in lo..hi {
+                                out[zw - zw0] = row[zw * sw + dw - pw];
+                            }
+                        }
                     }
                 }
             }
@@ -68,22 +107,37 @@ fn im2col_block(g: &Conv3dGeometry, x: &[f32], col: &mut [f32], p0: usize, width
     }
 }
 
-/// Adds col rows of channels c0 .. c1 (rows (c-c0)·K .. in `col`) into gx (C, T, H, W).
+/// The transpose of `im2col_block` for channels c0 .. c1: adds col's rows (c − c0, kt, kh, kw)
+/// into gx (c1 − c0, T, H, W).
 fn col2im_block(g: &Conv3dGeometry, col: &[f32], gx: &mut [f32], channels: (usize, usize), p0: usize, width: usize) {
-    let [_, oh, ow] = g.output;
     let [it, ih, iw] = g.input;
     let [kt, kh, kw] = g.kernel;
+    let (sw, pw) = (g.stride[2], g.padding[2]);
+    let runs = runs(g, p0, width);
     for c in channels.0..channels.1 {
         let gxc = &mut gx[(c - channels.0) * it * ih * iw..][..it * ih * iw];
         for dt in 0..kt {
             for dh in 0..kh {
                 for dw in 0..kw {
                     let r = (((c - channels.0) * kt + dt) * kh + dh) * kw + dw;
-                    for (j, &v) in col[r * width..(r + 1) * width].iter().enumerate() {
-                        let p = p0 + j;
-                        let (zt, zh, zw) = (p / (oh * ow), (p / ow) % oh, p % ow);
-                        if let (Some(t), Some(h), Some(w)) = (tap(g, 0, zt, dt), tap(g, 1, zh, dh), tap(g, 2, zw, dw)) {
-                            gxc[(t * ih + h) * iw + w] += v;
+                    let src = &col[r * width..(r + 1) * width];
+                    for &(j, zt, zh, zw0, len) in &runs {
+                        let (Some(t), Some(h)) = (tap(g, 0, zt, dt), tap(g, 1, zh, dh)) else {
+                            continue;
+                        };
+                        let row = &mut gxc[(t * ih + h) * iw..(t * ih + h + 1) * iw];
+                        let (lo, hi) = valid_w(zw0, len, dw, sw, pw, iw);
+                        let part = &src[j + lo - zw0..j + hi - zw0];
+                        if sw == 1 {
+                            let w0 = lo + dw - pw;
+                            row[w0..w0 + part.len()]
+                                .iter_mut()
+                                .zip(part)
+                                .for_each(|(d, &v)| *d += v);
+                        } else {
+                            for (zw, &v) in (lo..hi).zip(part) {
+                                row[zw * sw + dw - pw] += v;
+                            }
                         }
                     }
                 }
