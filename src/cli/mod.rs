@@ -4,6 +4,7 @@ mod bench;
 mod demo;
 mod inflate;
 mod info;
+mod parity;
 
 use clap::{Parser, Subcommand};
 
@@ -36,6 +37,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Show a model's layers, output shapes, parameter count and FLOPs per clip.
     Info(info::InfoArgs),
+    /// Run the full-size PyTorch parity clip through C3D or VGG-3D (closed-form weights).
+    Parity(parity::ParityArgs),
     /// Inflate a 2D checkpoint into a 3D one (repeat each kernel along time and divide, or centre).
     Inflate(inflate::InflateArgs),
 }
@@ -52,5 +55,6 @@ pub fn run() -> Result<()> {
         Command::Demo(args) => demo::run(&args),
         Command::Info(args) => info::run(&args),
         Command::Inflate(args) => inflate::run(&args),
+        Command::Parity(args) => parity::run(&args),
     }
 }

@@ -1,11 +1,13 @@
 //! Layers, initialisation and models.
 
 pub mod checkpoint;
+pub mod closed_form;
 pub mod config;
 pub mod inflate;
 pub mod init;
 pub mod layers;
 pub mod model;
+pub mod parity;
 pub mod tiny;
 
 pub use config::{Family, ModelConfig};

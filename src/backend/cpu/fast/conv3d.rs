@@ -1,4 +1,4 @@
-//! Conv3d as im2col + GEMM over blocks of output positions, f32, multi-threaded.
+//! Conv3d as im2col + GEMM over blocks of output positions, f32 or f64, multi-threaded.
 //!
 //! Per sample, the output (O, P) with P = T'·H'·W' is W (O × CK) · col (CK × P), where col's row
 //! r = (c, kt, kh, kw) holds the input tap of every output position (zero on the padding) and
@@ -15,8 +15,8 @@
 
 use rayon::prelude::*;
 
-use super::gemm::{sgemm, MatRef, SendPtr};
-use super::workspace::with_scratch;
+use super::gemm::{gemm, FastFloat, MatRef, SendPtr};
+use super::workspace::Scratch;
 use crate::ops::geometry::Conv3dGeometry;
 
 /// Output positions per block: wide enough for an efficient GEMM, small enough that a block of
@@ -70,7 +70,7 @@ fn valid_w(zw0: usize, len: usize, dw: usize, s: usize, pad: usize, iw: usize) -
 
 /// Fills col (rows(g) × width, row-major; row r = (c, kt, kh, kw)) with the taps of output
 /// positions p0 .. p0 + width of one sample x (C, T, H, W); zero where a tap is on the padding.
-fn im2col_block(g: &Conv3dGeometry, x: &[f32], col: &mut [f32], p0: usize, width: usize) {
+fn im2col_block<T: FastFloat>(g: &Conv3dGeometry, x: &[T], col: &mut [T], p0: usize, width: usize) {
     let [it, ih, iw] = g.input;
     let [kt, kh, kw] = g.kernel;
     let (sw, pw) = (g.stride[2], g.padding[2]);
@@ -85,13 +85,13 @@ fn im2col_block(g: &Conv3dGeometry, x: &[f32], col: &mut [f32], p0: usize, width
                     for &(j, zt, zh, zw0, len) in &runs {
                         let out = &mut dst[j..j + len];
                         let (Some(t), Some(h)) = (tap(g, 0, zt, dt), tap(g, 1, zh, dh)) else {
-                            out.fill(0.0);
+                            out.fill(T::zero());
                             continue;
                         };
                         let row = &xc[(t * ih + h) * iw..(t * ih + h + 1) * iw];
                         let (lo, hi) = valid_w(zw0, len, dw, sw, pw, iw);
-                        out[..lo - zw0].fill(0.0);
-                        out[hi - zw0..].fill(0.0);
+                        out[..lo - zw0].fill(T::zero());
+                        out[hi - zw0..].fill(T::zero());
                         if sw == 1 {
                             let w0 = lo + dw - pw;
                             out[lo - zw0..hi - zw0].copy_from_slice(&row[w0..w0 + (hi - lo)]);
@@ -109,7 +109,14 @@ fn im2col_block(g: &Conv3dGeometry, x: &[f32], col: &mut [f32], p0: usize, width
 
 /// The transpose of `im2col_block` for channels c0 .. c1: adds col's rows (c − c0, kt, kh, kw)
 /// into gx (c1 − c0, T, H, W).
-fn col2im_block(g: &Conv3dGeometry, col: &[f32], gx: &mut [f32], channels: (usize, usize), p0: usize, width: usize) {
+fn col2im_block<T: FastFloat>(
+    g: &Conv3dGeometry,
+    col: &[T],
+    gx: &mut [T],
+    channels: (usize, usize),
+    p0: usize,
+    width: usize,
+) {
     let [it, ih, iw] = g.input;
     let [kt, kh, kw] = g.kernel;
     let (sw, pw) = (g.stride[2], g.padding[2]);
@@ -133,10 +140,10 @@ fn col2im_block(g: &Conv3dGeometry, col: &[f32], gx: &mut [f32], channels: (usiz
                             row[w0..w0 + part.len()]
                                 .iter_mut()
                                 .zip(part)
-                                .for_each(|(d, &v)| *d += v);
+                                .for_each(|(d, &v)| *d = *d + v);
                         } else {
                             for (zw, &v) in (lo..hi).zip(part) {
-                                row[zw * sw + dw - pw] += v;
+                                row[zw * sw + dw - pw] = row[zw * sw + dw - pw] + v;
                             }
                         }
                     }
@@ -155,19 +162,19 @@ fn blocks(g: &Conv3dGeometry) -> Vec<(usize, usize, usize)> {
 }
 
 /// x: (N, C, T, H, W), w: (O, C, KT, KH, KW), bias: (O) -> (N, O, T', H', W').
-pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Conv3dGeometry) -> Vec<f32> {
+pub fn forward<T: FastFloat + Scratch>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Conv3dGeometry) -> Vec<T> {
     let (p, ck, o) = (positions(g), rows(g), g.out_channels);
     let x_len = g.in_channels * g.input.iter().product::<usize>();
-    let mut y = vec![0f32; g.batch * o * p];
+    let mut y = vec![T::zero(); g.batch * o * p];
     let out = SendPtr(y.as_mut_ptr());
     blocks(g).into_par_iter().for_each(|(n, p0, width)| {
-        with_scratch(ck * width, |col| {
+        T::with_scratch(ck * width, |col| {
             im2col_block(g, &x[n * x_len..(n + 1) * x_len], col, p0, width);
             // Safety: this task alone writes columns p0 .. p0+width of sample n's (O × P) output.
             let dst = unsafe { out.get().add(n * o * p + p0) };
             // (O × width) = W (O × CK) · col (CK × width).
             unsafe {
-                sgemm(
+                gemm(
                     o,
                     width,
                     ck,
@@ -182,7 +189,7 @@ pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Conv3dGeometry) -
                 for (oc, &bv) in b.iter().enumerate() {
                     // Safety: same columns as above.
                     let row = unsafe { std::slice::from_raw_parts_mut(dst.add(oc * p), width) };
-                    row.iter_mut().for_each(|v| *v += bv);
+                    row.iter_mut().for_each(|v| *v = *v + bv);
                 }
             }
         })
@@ -191,11 +198,11 @@ pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Conv3dGeometry) -
 }
 
 /// gy: (N, O, T', H', W'), w: (O, C, KT, KH, KW) -> gx: (N, C, T, H, W).
-pub fn x_backward(gy: &[f32], w: &[f32], g: &Conv3dGeometry) -> Vec<f32> {
+pub fn x_backward<T: FastFloat + Scratch>(gy: &[T], w: &[T], g: &Conv3dGeometry) -> Vec<T> {
     let (p, o, k) = (positions(g), g.out_channels, g.kernel.iter().product::<usize>());
     let ck = rows(g);
     let plane: usize = g.input.iter().product();
-    let mut gx = vec![0f32; g.batch * g.in_channels * plane];
+    let mut gx = vec![T::zero(); g.batch * g.in_channels * plane];
     let threads = rayon::current_num_threads().max(1);
     // Channel ranges: enough tasks to keep every thread busy even at batch 1.
     let per_task = g.in_channels.div_ceil(threads.div_ceil(g.batch).max(1)).max(1);
@@ -208,7 +215,7 @@ pub fn x_backward(gy: &[f32], w: &[f32], g: &Conv3dGeometry) -> Vec<f32> {
             let c1 = (c0 + per_task).min(g.in_channels);
             let sub_rows = (c1 - c0) * k;
             let gy_n = &gy[n * o * p..(n + 1) * o * p];
-            with_scratch(sub_rows * nb, |gcol| {
+            T::with_scratch(sub_rows * nb, |gcol| {
                 for p0 in (0..p).step_by(nb) {
                     let width = nb.min(p - p0);
                     let gcol = &mut gcol[..sub_rows * width];
@@ -224,7 +231,7 @@ pub fn x_backward(gy: &[f32], w: &[f32], g: &Conv3dGeometry) -> Vec<f32> {
                         cs: 1,
                     };
                     // Safety: gcol is this task's own scratch buffer of sub_rows × width elements.
-                    unsafe { sgemm(sub_rows, width, o, wt, gy_block, gcol.as_mut_ptr(), width, false) };
+                    unsafe { gemm(sub_rows, width, o, wt, gy_block, gcol.as_mut_ptr(), width, false) };
                     col2im_block(g, gcol, gx_part, (c0, c1), p0, width);
                 }
             })
@@ -233,18 +240,18 @@ pub fn x_backward(gy: &[f32], w: &[f32], g: &Conv3dGeometry) -> Vec<f32> {
 }
 
 /// gy: (N, O, T', H', W'), x: (N, C, T, H, W) -> gw: (O, C, KT, KH, KW).
-pub fn weight_backward(gy: &[f32], x: &[f32], g: &Conv3dGeometry) -> Vec<f32> {
+pub fn weight_backward<T: FastFloat + Scratch>(gy: &[T], x: &[T], g: &Conv3dGeometry) -> Vec<T> {
     let (p, o, ck) = (positions(g), g.out_channels, rows(g));
     let x_len = g.in_channels * g.input.iter().product::<usize>();
     let all = blocks(g);
     let groups = rayon::current_num_threads().max(1).min(all.len());
     let per_group = all.len().div_ceil(groups);
-    let partials: Vec<Vec<f32>> = all
+    let partials: Vec<Vec<T>> = all
         .par_chunks(per_group)
         .map(|group| {
-            let mut gw = vec![0f32; o * ck];
+            let mut gw = vec![T::zero(); o * ck];
             for &(n, p0, width) in group {
-                with_scratch(ck * width, |col| {
+                T::with_scratch(ck * width, |col| {
                     im2col_block(g, &x[n * x_len..(n + 1) * x_len], col, p0, width);
                     // (O × CK) += gy block (O × width) · colᵀ (width × CK).
                     let gy_block = MatRef {
@@ -254,7 +261,7 @@ pub fn weight_backward(gy: &[f32], x: &[f32], g: &Conv3dGeometry) -> Vec<f32> {
                     };
                     // Safety: gw is this group's own partial.
                     unsafe {
-                        sgemm(
+                        gemm(
                             o,
                             ck,
                             width,
@@ -271,22 +278,25 @@ pub fn weight_backward(gy: &[f32], x: &[f32], g: &Conv3dGeometry) -> Vec<f32> {
         })
         .collect();
     let mut total = partials.into_iter();
-    let mut gw = total.next().unwrap_or_else(|| vec![0f32; o * ck]);
+    let mut gw = total.next().unwrap_or_else(|| vec![T::zero(); o * ck]);
     for part in total {
-        gw.iter_mut().zip(part).for_each(|(a, b)| *a += b);
+        gw.iter_mut().zip(part).for_each(|(a, b)| *a = *a + b);
     }
     gw
 }
 
-/// gy: (N, O, T', H', W') -> gb: (O), each channel summed in a fixed order.
-pub fn bias_backward(gy: &[f32], g: &Conv3dGeometry) -> Vec<f32> {
+/// gy: (N, O, T', H', W') -> gb: (O), each channel summed in a fixed order in f64: gradients
+/// of mixed sign cancel, and an f32 running sum over thousands of positions loses digits.
+pub fn bias_backward<T: FastFloat>(gy: &[T], g: &Conv3dGeometry) -> Vec<T> {
     let p = positions(g);
     (0..g.out_channels)
         .into_par_iter()
         .map(|oc| {
-            (0..g.batch)
-                .map(|n| gy[(n * g.out_channels + oc) * p..][..p].iter().sum::<f32>())
-                .sum()
+            let total: f64 = (0..g.batch)
+                .flat_map(|n| gy[(n * g.out_channels + oc) * p..][..p].iter())
+                .map(|v| v.to_f64_lossless())
+                .sum();
+            T::from_f64_lossy(total)
         })
         .collect()
 }

@@ -1,8 +1,8 @@
-//! The fast CPU backend: f32 ops multi-threaded with rayon (GEMM-based conv3d and linear,
-//! pooling and elementwise ops split over planes or chunks). Results are bit-for-bit
-//! reproducible for a given thread count: work is split into disjoint outputs, and every sum
-//! runs in a fixed order. f64 (used by tests) and ops without a fast version go to the
-//! reference loops, which remain the oracle this backend is tested against.
+//! The fast CPU backend, multi-threaded with rayon: GEMM-based conv3d and linear (f32 and f64,
+//! the latter for full-size parity checks), pooling and elementwise ops split over planes or
+//! chunks (f32). Results are bit-for-bit reproducible for a given thread count: work is split
+//! into disjoint outputs, and every sum runs in a fixed order. Ops without a fast version go to
+//! the reference loops, which remain the oracle this backend is tested against.
 
 pub mod conv3d;
 pub mod dense;
@@ -16,7 +16,7 @@ use crate::backend::Backend;
 use crate::error::Result;
 use crate::ops::geometry::{Conv3dGeometry, Pool3dGeometry};
 use crate::optim::SgdStep;
-use crate::tensor::{DType, Tensor};
+use crate::tensor::{DType, Scalar, Tensor};
 
 pub struct CpuFast;
 
@@ -26,8 +26,8 @@ fn is_f32(t: &Tensor) -> bool {
     t.dtype() == DType::F32
 }
 
-fn optional<'a>(t: Option<&'a Tensor>, op: &'static str) -> Result<Option<&'a [f32]>> {
-    t.map(|b| b.as_slice::<f32>(op)).transpose()
+fn optional<'a, T: Scalar>(t: Option<&'a Tensor>, op: &'static str) -> Result<Option<&'a [T]>> {
+    t.map(|b| b.as_slice::<T>(op)).transpose()
 }
 
 /// Planes per parallel task for pooling: at least a few tasks per thread.
@@ -60,44 +60,35 @@ impl Backend for CpuFast {
     }
 
     fn conv3d_forward(&self, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &Conv3dGeometry) -> Result<Tensor> {
-        if !is_f32(x) {
-            return REF.conv3d_forward(x, w, bias, g);
-        }
         const OP: &str = "conv3d";
-        let y = conv3d::forward(x.as_slice(OP)?, w.as_slice(OP)?, optional(bias, OP)?, g);
-        Tensor::from_vec(&g.output_dims(), y)
+        with_float!(OP, x, |T| {
+            let y = conv3d::forward::<T>(x.as_slice(OP)?, w.as_slice(OP)?, optional(bias, OP)?, g);
+            Tensor::from_vec(&g.output_dims(), y)
+        })
     }
 
     fn conv3d_x_backward(&self, gy: &Tensor, w: &Tensor, g: &Conv3dGeometry) -> Result<Tensor> {
-        if !is_f32(gy) {
-            return REF.conv3d_x_backward(gy, w, g);
-        }
         const OP: &str = "conv3d_x_backward";
-        Tensor::from_vec(
+        with_float!(OP, gy, |T| Tensor::from_vec(
             &g.input_dims(),
-            conv3d::x_backward(gy.as_slice(OP)?, w.as_slice(OP)?, g),
-        )
+            conv3d::x_backward::<T>(gy.as_slice(OP)?, w.as_slice(OP)?, g)
+        ))
     }
 
     fn conv3d_weight_backward(&self, gy: &Tensor, x: &Tensor, g: &Conv3dGeometry) -> Result<Tensor> {
-        if !is_f32(gy) {
-            return REF.conv3d_weight_backward(gy, x, g);
-        }
         const OP: &str = "conv3d_weight_backward";
-        Tensor::from_vec(
+        with_float!(OP, gy, |T| Tensor::from_vec(
             &g.weight_dims(),
-            conv3d::weight_backward(gy.as_slice(OP)?, x.as_slice(OP)?, g),
-        )
+            conv3d::weight_backward::<T>(gy.as_slice(OP)?, x.as_slice(OP)?, g)
+        ))
     }
 
     fn conv3d_bias_backward(&self, gy: &Tensor, g: &Conv3dGeometry) -> Result<Tensor> {
-        if !is_f32(gy) {
-            return REF.conv3d_bias_backward(gy, g);
-        }
-        Tensor::from_vec(
+        const OP: &str = "conv3d_bias_backward";
+        with_float!(OP, gy, |T| Tensor::from_vec(
             &[g.out_channels],
-            conv3d::bias_backward(gy.as_slice("conv3d_bias_backward")?, g),
-        )
+            conv3d::bias_backward::<T>(gy.as_slice(OP)?, g)
+        ))
     }
 
     fn max_pool3d_forward(&self, x: &Tensor, g: &Pool3dGeometry) -> Result<(Tensor, Tensor)> {
@@ -160,35 +151,30 @@ impl Backend for CpuFast {
     }
 
     fn linear_forward(&self, x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
-        if !is_f32(x) {
-            return REF.linear_forward(x, w, bias);
-        }
         const OP: &str = "linear";
         let (rows, ins, outs) = (x.dims()[0], x.dims()[1], w.dims()[0]);
-        let y = dense::linear_forward(x.as_slice(OP)?, w.as_slice(OP)?, optional(bias, OP)?, rows, ins, outs);
-        Tensor::from_vec(&[rows, outs], y)
+        with_float!(OP, x, |T| Tensor::from_vec(
+            &[rows, outs],
+            dense::linear_forward::<T>(x.as_slice(OP)?, w.as_slice(OP)?, optional(bias, OP)?, rows, ins, outs)
+        ))
     }
 
     fn linear_x_backward(&self, gy: &Tensor, w: &Tensor) -> Result<Tensor> {
-        if !is_f32(gy) {
-            return REF.linear_x_backward(gy, w);
-        }
         const OP: &str = "linear_x_backward";
         let (rows, outs, ins) = (gy.dims()[0], w.dims()[0], w.dims()[1]);
-        Tensor::from_vec(
+        with_float!(OP, gy, |T| Tensor::from_vec(
             &[rows, ins],
-            dense::linear_x_backward(gy.as_slice(OP)?, w.as_slice(OP)?, rows, ins, outs),
-        )
+            dense::linear_x_backward::<T>(gy.as_slice(OP)?, w.as_slice(OP)?, rows, ins, outs)
+        ))
     }
 
     fn linear_weight_backward(&self, gy: &Tensor, x: &Tensor) -> Result<Tensor> {
-        if !is_f32(gy) {
-            return REF.linear_weight_backward(gy, x);
-        }
         const OP: &str = "linear_weight_backward";
         let (rows, outs, ins) = (gy.dims()[0], gy.dims()[1], x.dims()[1]);
-        let gw = dense::linear_weight_backward(gy.as_slice(OP)?, x.as_slice(OP)?, rows, ins, outs);
-        Tensor::from_vec(&[outs, ins], gw)
+        with_float!(OP, gy, |T| Tensor::from_vec(
+            &[outs, ins],
+            dense::linear_weight_backward::<T>(gy.as_slice(OP)?, x.as_slice(OP)?, rows, ins, outs)
+        ))
     }
 
     fn linear_bias_backward(&self, gy: &Tensor) -> Result<Tensor> {

@@ -3,22 +3,34 @@
 use std::cell::RefCell;
 
 thread_local! {
-    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static SCRATCH_F32: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    static SCRATCH_F64: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Runs `f` with this thread's scratch buffer grown to at least `len` elements. Contents are
-/// whatever the last user left: callers overwrite before reading.
-pub fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
-    SCRATCH.with(|cell| {
-        let mut buf = cell.borrow_mut();
-        if buf.len() < len {
-            buf.resize(len, 0.0);
-        }
-        f(&mut buf[..len])
-    })
+/// Element types with a per-thread scratch buffer.
+pub trait Scratch: Copy + Default + 'static {
+    /// Runs `f` with this thread's scratch buffer grown to at least `len` elements. Contents are
+    /// whatever the last user left: callers overwrite before reading. Not re-entrant: `f` must
+    /// not call back into `with_scratch` (nor into rayon, which could run another task here).
+    fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [Self]) -> R) -> R;
 }
 
-/// Bytes currently held by this thread's scratch buffer (for memory reports).
-pub fn scratch_bytes() -> usize {
-    SCRATCH.with(|cell| cell.borrow().capacity() * std::mem::size_of::<f32>())
+fn grow<T: Copy + Default, R>(cell: &RefCell<Vec<T>>, len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
+    let mut buf = cell.borrow_mut();
+    if buf.len() < len {
+        buf.resize(len, T::default());
+    }
+    f(&mut buf[..len])
+}
+
+impl Scratch for f32 {
+    fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+        SCRATCH_F32.with(|cell| grow(cell, len, f))
+    }
+}
+
+impl Scratch for f64 {
+    fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f64]) -> R) -> R {
+        SCRATCH_F64.with(|cell| grow(cell, len, f))
+    }
 }
