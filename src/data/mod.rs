@@ -13,6 +13,7 @@ pub mod pack;
 pub mod packer;
 pub mod protocol;
 pub mod source;
+pub mod synth;
 
 pub use augment::{AugParams, AugmentConfig, ClipTransform};
 pub use clip::{read_clip, ClipSpec, Padding};
