@@ -102,11 +102,15 @@ fn manifest_and_unpadded_natural_order() {
     assert_eq!(disc.videos[0].subject.as_deref(), Some("s1"));
     let src = FolderSource::new(disc, None, Interp::Bilinear).unwrap();
     let mut scratch = Vec::new();
-    for t in 0..12 {
-        assert_eq!(src.frame(0, t, &mut scratch).unwrap(), frames[t].data.as_slice());
+    for (t, f) in frames.iter().enumerate() {
+        assert_eq!(src.frame(0, t, &mut scratch).unwrap(), f.data.as_slice());
     }
+    // A split keeps the class list of the whole manifest (the test split has no `Pain`).
+    let test = load_manifest(&manifest, None, Some("test")).unwrap();
+    assert_eq!((test.videos.len(), test.videos[0].label), (1, 0));
+    assert_eq!(test.classes, vec!["NoPain", "Pain"]);
     let train = load_manifest(&manifest, None, Some("train")).unwrap();
-    assert_eq!(train.videos.len(), 1);
+    assert_eq!((train.videos.len(), train.videos[0].label), (1, 1));
 }
 
 #[test]
@@ -288,4 +292,15 @@ fn interrupted_pack_leaves_nothing_that_looks_complete() {
     std::fs::write(&path, vec![0u8; 200]).unwrap();
     let err = Pack::open(&path).err().expect("not a pack").to_string();
     assert!(err.contains("magic"), "{err}");
+}
+
+#[test]
+fn a_split_missing_a_class_keeps_the_labels_of_the_root() {
+    let tmp = tempfile::tempdir().unwrap();
+    write_video(&tmp.path().join("train/Angry/a"), &[pattern(4, 4, 0)]);
+    write_video(&tmp.path().join("train/Happy/b"), &[pattern(4, 4, 0)]);
+    write_video(&tmp.path().join("val/Happy/c"), &[pattern(4, 4, 0)]);
+    let val = discover_split(tmp.path(), "val", None).unwrap();
+    assert_eq!(val.classes, vec!["Angry", "Happy"]);
+    assert_eq!(val.videos[0].label, 1);
 }

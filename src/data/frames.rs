@@ -106,9 +106,26 @@ pub fn list_frames(video_dir: &Path) -> Result<Vec<PathBuf>> {
         .collect())
 }
 
-/// Scans `root/<split>/<Class>/<video_id>/`. Classes are the sub-folders of the split in
-/// alphabetical order (the reference's label order: Angry 0 ... Surprise 6), unless `classes` is
-/// given, in which case every folder must name one of them. Empty video folders are skipped with a
+/// The class names of an AFEW-layout root: the class folders of all its splits, in alphabetical
+/// order (the reference's label order: Angry 0 ... Surprise 6). Taking every split keeps labels
+/// the same in a split that lacks a class.
+pub fn classes_of_root(root: &Path) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    for split in read_dir_sorted(root)?.into_iter().filter(|p| p.is_dir()) {
+        names.extend(
+            read_dir_sorted(&split)?
+                .into_iter()
+                .filter(|p| p.is_dir())
+                .map(|p| file_name(&p)),
+        );
+    }
+    names.sort();
+    names.dedup();
+    Ok(names)
+}
+
+/// Scans `root/<split>/<Class>/<video_id>/`. Classes are those of `classes_of_root`, unless
+/// `classes` is given, in which case every folder must name one of them. Empty video folders are skipped with a
 /// warning; a video id seen twice (in any class) is an error.
 pub fn discover_split(root: &Path, split: &str, classes: Option<&[String]>) -> Result<Discovery> {
     let split_dir = root.join(split);
@@ -121,11 +138,7 @@ pub fn discover_split(root: &Path, split: &str, classes: Option<&[String]>) -> R
         .collect();
     let class_names: Vec<String> = match classes {
         Some(list) => list.to_vec(),
-        None => {
-            let mut names: Vec<String> = class_dirs.iter().map(|p| file_name(p)).collect();
-            names.sort();
-            names
-        }
+        None => classes_of_root(root)?,
     };
     let mut out = Discovery {
         classes: class_names.clone(),

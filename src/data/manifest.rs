@@ -55,10 +55,9 @@ pub fn parse_manifest(text: &str, manifest_path: &Path) -> Result<Vec<ManifestRo
 /// are an error; videos with no frames are skipped with a warning.
 pub fn load_manifest(manifest_path: &Path, classes: Option<&[String]>, split: Option<&str>) -> Result<Discovery> {
     let text = std::fs::read_to_string(manifest_path).map_err(|e| Error::io(manifest_path, e))?;
-    let rows: Vec<ManifestRow> = parse_manifest(&text, manifest_path)?
-        .into_iter()
-        .filter(|r| split.is_none() || r.split.as_deref() == split)
-        .collect();
+    let rows = parse_manifest(&text, manifest_path)?;
+    // The class list comes from every row, before the split filter, so a split that lacks a
+    // class still gets the same labels as the others.
     let class_names: Vec<String> = match classes {
         Some(list) => list.to_vec(),
         None => {
@@ -73,6 +72,8 @@ pub fn load_manifest(manifest_path: &Path, classes: Option<&[String]>, split: Op
         ..Default::default()
     };
     let mut seen: HashMap<String, PathBuf> = HashMap::new();
+    // Labels and ids are checked on every row (ids must be unique across splits); only the rows
+    // of the requested split are listed.
     for row in rows {
         let label = class_names
             .iter()
@@ -109,6 +110,9 @@ pub fn load_manifest(manifest_path: &Path, classes: Option<&[String]>, split: Op
             ));
         }
         seen.insert(id.clone(), row.path.clone());
+        if split.is_some() && row.split.as_deref() != split {
+            continue;
+        }
         if !row.path.is_dir() {
             return Err(Error::data(
                 &row.path,
