@@ -66,7 +66,7 @@ fn hue_shift(p: &mut [f32], f: f32) {
     let channel = |n: f32| {
         let k = n + h;
         let k = if k >= 6.0 { k - 6.0 } else { k };
-        max - chroma * k.min(4.0 - k).max(0.0).min(1.0)
+        max - chroma * k.min(4.0 - k).clamp(0.0, 1.0)
     };
     p[0] = channel(5.0);
     p[1] = channel(3.0);
