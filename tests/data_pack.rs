@@ -304,3 +304,58 @@ fn a_split_missing_a_class_keeps_the_labels_of_the_root() {
     assert_eq!(val.classes, vec!["Angry", "Happy"]);
     assert_eq!(val.videos[0].label, 1);
 }
+
+#[test]
+fn jpeg_frames_are_read_and_pack_skipping_the_data_check_still_checks_the_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("train/Happy/j1");
+    std::fs::create_dir_all(&dir).unwrap();
+    // A smooth image (JPEG is lossy; smooth content keeps the error small).
+    let smooth = {
+        let data = (0..16 * 8)
+            .flat_map(|i| [(i % 16 * 12) as u8, (i / 16 * 20) as u8, 128])
+            .collect();
+        Frame::new(16, 8, data).unwrap()
+    };
+    for name in ["f2.jpg", "f10.JPEG"] {
+        image::save_buffer_with_format(
+            dir.join(name),
+            &smooth.data,
+            16,
+            8,
+            image::ColorType::Rgb8,
+            image::ImageFormat::Jpeg,
+        )
+        .unwrap();
+    }
+    let disc = discover_split(tmp.path(), "train", None).unwrap();
+    let names: Vec<_> = disc.videos[0]
+        .frames
+        .iter()
+        .map(|p| p.file_name().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["f2.jpg", "f10.JPEG"]);
+    let out = tmp.path().join("p.stsmpack");
+    pack_dataset(&disc, &out, &quiet()).unwrap();
+    let pack = Pack::open(&out).unwrap();
+    let got = pack.frame_bytes(0, 1).unwrap();
+    let max_err = got
+        .iter()
+        .zip(&smooth.data)
+        .map(|(&a, &b)| (a as i32 - b as i32).abs())
+        .max()
+        .unwrap();
+    assert!(max_err <= 12, "JPEG error {max_err}");
+    // Corrupt one data byte: the unverified open accepts it, the normal open does not; a corrupt
+    // index is refused by both.
+    let mut bytes = std::fs::read(&out).unwrap();
+    bytes[70] ^= 1;
+    std::fs::write(&out, &bytes).unwrap();
+    assert!(Pack::open(&out).is_err());
+    assert!(Pack::open_with(&out, false).is_ok());
+    let n = bytes.len();
+    bytes[n - 5] ^= 1;
+    std::fs::write(&out, &bytes).unwrap();
+    let err = Pack::open_with(&out, false).err().expect("corrupt index").to_string();
+    assert!(err.contains("index checksum") && err.contains("re-pack"), "{err}");
+}
