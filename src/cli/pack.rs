@@ -38,6 +38,9 @@ pub struct PackArgs {
     /// Skip unreadable frames (reporting how many) instead of stopping at the first.
     #[arg(long)]
     skip_bad: bool,
+    /// Videos decoded in parallel (0 = one per core).
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
     /// Hide the progress bar.
     #[arg(long)]
     quiet: bool,
@@ -70,6 +73,7 @@ pub fn run(args: &PackArgs) -> Result<()> {
         interp: args.interp,
         skip_bad: args.skip_bad,
         progress: !args.quiet,
+        threads: args.threads,
     };
     let report = pack_dataset(&discovery, &args.out, &opts)?;
     for w in &report.warnings {

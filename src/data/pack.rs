@@ -158,13 +158,6 @@ impl PackWriter {
         file.write_all(bytes).map_err(|e| Error::io(&self.tmp_path, e))
     }
 
-    /// Drops the current video if it received no frame (all its frames were bad).
-    pub fn abandon_empty_video(&mut self) {
-        if self.videos.last().is_some_and(|v| v.meta.frames == 0) {
-            self.videos.pop();
-        }
-    }
-
     /// Writes index and header, fsyncs, and renames the temporary file to the final name.
     pub fn finish(mut self) -> Result<PathBuf> {
         let index = PackIndex {
