@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use stsm_engine::data::augment::{AugParams, AugmentConfig, ClipTransform, Jitter};
-use stsm_engine::data::clip::{read_clip, ClipSpec, Padding};
+use stsm_engine::data::clip::{read_clip, read_video, ClipSpec, Padding};
 use stsm_engine::data::image_io::Frame;
 use stsm_engine::data::loader::{load_batch, uniform_epoch, AugMode, ClipRequest, Loader, LoaderConfig};
 use stsm_engine::data::pack::{Pack, PackWriter};
@@ -303,6 +303,15 @@ fn every_frame_of_a_clip_gets_the_same_augmentation_and_padding_follows_the_mode
             }
             assert_eq!(frame_plane(&clip, 3, c), expect(&distinct[tail[0]], c), "{padding:?}");
             assert_eq!(frame_plane(&clip, 4, c), expect(&distinct[tail[1]], c), "{padding:?}");
+        }
+    }
+    // The whole 3-frame video, unpadded, for inference.
+    let whole = read_video(&pack, 1, &ident).unwrap();
+    assert_eq!(whole.dims(), &[3, 3, 10, 12]);
+    let whole = whole.to_vec::<f32>().unwrap();
+    for c in 0..3 {
+        for (t, f) in distinct.iter().enumerate() {
+            assert_eq!(whole[(c * 3 + t) * 120..(c * 3 + t + 1) * 120], expect(f, c)[..]);
         }
     }
     let spec = ClipSpec {

@@ -120,6 +120,22 @@ pub fn read_clip(
     Tensor::from_vec(&[3, spec.len, h, w], data)
 }
 
+/// A whole video as one (3, T, H, W) tensor with the evaluation transform (resize + centre crop,
+/// normalisation), T = its frame count: the input of dense sliding-window inference, which
+/// (like the reference) never pads.
+pub fn read_video(source: &dyn VideoSource, video: usize, cfg: &AugmentConfig) -> Result<Tensor> {
+    let frames = source
+        .videos()
+        .get(video)
+        .ok_or_else(|| Error::argument("clip", format!("video {video} out of range")))?
+        .frames;
+    let spec = ClipSpec {
+        len: frames,
+        padding: Padding::Black,
+    };
+    read_clip(source, video, 0, spec, cfg, &AugParams::eval(cfg))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

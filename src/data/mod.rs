@@ -16,7 +16,7 @@ pub mod source;
 pub mod synth;
 
 pub use augment::{AugParams, AugmentConfig, ClipTransform};
-pub use clip::{read_clip, ClipSpec, Padding};
+pub use clip::{read_clip, read_video, ClipSpec, Padding};
 pub use frames::{discover_split, Discovery, VideoEntry};
 pub use image_io::{Frame, Interp};
 pub use loader::{AugMode, Batch, ClipRequest, Loader, LoaderConfig};
