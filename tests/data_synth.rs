@@ -191,3 +191,51 @@ fn split_file_round_trip_reproduces_indices() {
     assert_eq!(train.len() + test.len(), videos.len());
     assert!(loaded.indices(0, &videos[..3]).is_err(), "ids missing from the dataset");
 }
+
+/// Fraction of the pixels of two frames that differ by more than 40 grey levels in a channel.
+fn frame_diff(a: &stsm_engine::data::image_io::Frame, b: &stsm_engine::data::image_io::Frame) -> f64 {
+    let changed = a.data.chunks(3).zip(b.data.chunks(3));
+    changed
+        .filter(|(p, q)| p.iter().zip(*q).any(|(&x, &y)| x.abs_diff(y) > 40))
+        .count() as f64
+        / (a.width * a.height) as f64
+}
+
+#[test]
+fn the_apex_is_visibly_different_from_neutral_frames() {
+    use stsm_engine::data::synth::render_video;
+    // No noise, jitter or blinks, so frame differences come from the expression only.
+    let cfg = SynthConfig {
+        videos_per_class: 1,
+        test_subjects: 0,
+        size: 48,
+        noise: 0.0,
+        camera_jitter: 0.0,
+        blink_rate: 0.0,
+        occlusion_prob: 0.0,
+        distractor_prob: 0.0,
+        ..SynthConfig::default()
+    };
+    for (i, v) in plan(&cfg).unwrap().iter().enumerate() {
+        let frames = render_video(&cfg, i, v).unwrap();
+        let neutral = if v.segment[0] > 0 { 0 } else { v.frames - 1 };
+        let other_neutral = if v.segment[0] > 1 { 1 } else { v.frames - 2 };
+        assert_eq!(
+            frame_diff(&frames[neutral], &frames[other_neutral]),
+            0.0,
+            "{}: neutral frames differ",
+            v.class
+        );
+        // Talk's apex may fall between two jaw openings: take the segment's most different frame.
+        let peak = (v.segment[0]..v.segment[1])
+            .map(|t| frame_diff(&frames[t], &frames[neutral]))
+            .fold(0.0, f64::max);
+        eprintln!("{}: {:.2} % of pixels changed at the peak", v.class, 100.0 * peak);
+        assert!(
+            peak > 0.005,
+            "{}: expression barely visible ({:.2} % of pixels changed)",
+            v.class,
+            100.0 * peak
+        );
+    }
+}

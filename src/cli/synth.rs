@@ -50,6 +50,9 @@ pub struct SynthArgs {
     camera_jitter: f32,
     #[arg(long, default_value_t = 40)]
     stills_per_class: usize,
+    /// Strength of every expression (1 = default; the difficulty knob).
+    #[arg(long, default_value_t = 1.0)]
+    expression_scale: f32,
     /// Render threads (0 = one per core).
     #[arg(long, default_value_t = 0)]
     threads: usize,
@@ -75,6 +78,7 @@ pub fn run(args: &SynthArgs) -> Result<()> {
         noise: args.noise,
         camera_jitter: args.camera_jitter,
         stills_per_class: args.stills_per_class,
+        expression_scale: args.expression_scale,
         ..SynthConfig::default()
     };
     let t0 = Instant::now();

@@ -57,6 +57,9 @@ pub struct SynthConfig {
     pub blink_rate: f64,
     /// Still images per class (plus as many neutral ones) for 2D pretraining.
     pub stills_per_class: usize,
+    /// Multiplies every deformation (1 = the table in docs/synth.md): the difficulty knob. Above
+    /// about 1.5 faces start to look like caricatures; below 0.5 expressions are faint.
+    pub expression_scale: f32,
 }
 
 impl Default for SynthConfig {
@@ -82,6 +85,7 @@ impl Default for SynthConfig {
             noise: 0.02,
             blink_rate: 0.02,
             stills_per_class: 40,
+            expression_scale: 1.0,
         }
     }
 }
@@ -94,6 +98,9 @@ impl SynthConfig {
         }
         if self.subjects == 0 || self.test_subjects >= self.subjects {
             return bad("need at least one training subject (test_subjects < subjects)");
+        }
+        if !(0.0..=3.0).contains(&self.expression_scale) {
+            return bad("expression_scale must lie in [0, 3]");
         }
         if self.size < 16 {
             return bad("size must be at least 16");
@@ -276,15 +283,16 @@ pub fn render_video(cfg: &SynthConfig, index: usize, truth: &VideoTruth) -> Resu
         } else {
             0.5
         };
-        let mut e = subject
-            .rest
-            .add(&class_delta(truth.label, truth.intensity[t], phase.min(1.0)), 1.0);
+        let mut e = subject.rest.add(
+            &class_delta(truth.label, cfg.expression_scale * truth.intensity[t], phase.min(1.0)),
+            1.0,
+        );
         for d in &truth.distractors {
             if (d.start..d.end).contains(&t) {
                 let apex = d.start + (d.end - d.start) / 3;
                 let k = d.peak * intensity_at(t, d.start, apex, d.end);
                 let p = (t - d.start) as f32 / (d.end - d.start).max(1) as f32;
-                e = e.add(&class_delta(d.class, k, p), 1.0);
+                e = e.add(&class_delta(d.class, cfg.expression_scale * k, p), 1.0);
             }
         }
         if blink_left == 0 && rng.gen_bool(cfg.blink_rate) {
@@ -330,7 +338,10 @@ pub fn render_still(cfg: &SynthConfig, subject: usize, class: Option<usize>, rng
     let s = subject_appearance(cfg, subject);
     let e = match class {
         // Phase 1/6 puts Talk's jaw at its widest; the other classes ignore the phase.
-        Some(c) => s.rest.add(&class_delta(c, rng.gen_range(0.75..=1.0), 1.0 / 6.0), 1.0),
+        Some(c) => s.rest.add(
+            &class_delta(c, cfg.expression_scale * rng.gen_range(0.75..=1.0), 1.0 / 6.0),
+            1.0,
+        ),
         None => s.rest,
     };
     let cam = Camera {
