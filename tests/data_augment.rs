@@ -394,3 +394,38 @@ fn loader_threads_give_the_same_batches_in_order() {
     assert!(l.next().unwrap().is_err());
     assert!(l.next().is_none());
 }
+
+#[test]
+fn invalid_augmentation_settings_are_errors_not_panics() {
+    let bad = [
+        AugmentConfig {
+            crop: (80, 64),
+            ..AugmentConfig::scaled(72, 64)
+        },
+        AugmentConfig {
+            max_rotation_deg: f32::NAN,
+            ..AugmentConfig::scaled(72, 64)
+        },
+        AugmentConfig {
+            hue: 0.7,
+            ..AugmentConfig::scaled(72, 64)
+        },
+        AugmentConfig {
+            std: [1.0, 0.0, 1.0],
+            ..AugmentConfig::scaled(72, 64)
+        },
+    ];
+    for cfg in bad {
+        let p = AugParams::draw(&cfg, 0, 0, 0);
+        assert!(ClipTransform::new(&cfg, &p, 72, 72).is_err(), "{cfg:?}");
+        assert!(ClipTransform::new(&cfg, &AugParams::eval(&cfg), 72, 72).is_err());
+    }
+    let cfg = AugmentConfig::scaled(72, 64);
+    let t = ClipTransform::new(&cfg, &AugParams::eval(&cfg), 72, 72).unwrap();
+    assert!(
+        t.apply(&[0u8; 10], &mut vec![0.0; 3 * 4096], 4096, &mut Vec::new())
+            .is_err(),
+        "wrong frame size"
+    );
+    assert!(t.apply_black(&mut [0.0; 100], 4096).is_err(), "output too short");
+}

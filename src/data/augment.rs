@@ -89,6 +89,9 @@ impl AugmentConfig {
                 format!("crop {cw}x{ch} must be non-empty and fit in resize {rw}x{rh}"),
             ));
         }
+        if !(0.0..=180.0).contains(&self.max_rotation_deg) {
+            return Err(Error::argument("augment", "max_rotation_deg must lie in [0, 180]"));
+        }
         if self.std.iter().any(|&s| s <= 0.0 || !s.is_finite()) {
             return Err(Error::argument("augment", "std must be positive"));
         }
@@ -146,13 +149,15 @@ impl AugParams {
     pub fn draw(cfg: &AugmentConfig, seed: u64, epoch: u64, video: u64) -> AugParams {
         let mut rng = ChaCha8Rng::seed_from_u64(mix_seed(seed, epoch, video));
         let flip = cfg.flip && rng.gen_bool(0.5);
-        let angle_deg = if cfg.max_rotation_deg > 0.0 {
-            rng.gen_range(-cfg.max_rotation_deg..=cfg.max_rotation_deg)
+        // Out-of-range settings (rejected later by `ClipTransform::new`) must not panic here.
+        let max_angle = cfg.max_rotation_deg;
+        let angle_deg = if max_angle > 0.0 && max_angle.is_finite() {
+            rng.gen_range(-max_angle..=max_angle)
         } else {
             0.0
         };
-        let crop_x = rng.gen_range(0..=cfg.resize.0 - cfg.crop.0);
-        let crop_y = rng.gen_range(0..=cfg.resize.1 - cfg.crop.1);
+        let crop_x = rng.gen_range(0..=cfg.resize.0.saturating_sub(cfg.crop.0));
+        let crop_y = rng.gen_range(0..=cfg.resize.1.saturating_sub(cfg.crop.1));
         let mut jitter = Vec::new();
         for (kind, s) in [
             (Jitter::Brightness, cfg.brightness),
@@ -160,7 +165,7 @@ impl AugParams {
             (Jitter::Saturation, cfg.saturation),
             (Jitter::Hue, cfg.hue),
         ] {
-            if s > 0.0 {
+            if s > 0.0 && s.is_finite() {
                 let centre = if kind == Jitter::Hue { 0.0 } else { 1.0 };
                 jitter.push((kind, rng.gen_range(centre - s..=centre + s)));
             }
@@ -184,8 +189,8 @@ impl AugParams {
         AugParams {
             flip: false,
             angle_deg: 0.0,
-            crop_x: (cfg.resize.0 - cfg.crop.0) / 2,
-            crop_y: (cfg.resize.1 - cfg.crop.1) / 2,
+            crop_x: cfg.resize.0.saturating_sub(cfg.crop.0) / 2,
+            crop_y: cfg.resize.1.saturating_sub(cfg.crop.1) / 2,
             jitter: Vec::new(),
         }
     }
@@ -339,10 +344,17 @@ impl ClipTransform {
     }
 
     /// Writes a black (padding) frame: black stays black through every step, then normalised.
-    pub fn apply_black(&self, out: &mut [f32], stride: usize) {
+    pub fn apply_black(&self, out: &mut [f32], stride: usize) -> Result<()> {
         let plane = self.taps.len();
+        if out.len() < 2 * stride + plane {
+            return Err(Error::shape(
+                "augment",
+                "output slice too short for three channel planes",
+            ));
+        }
         for c in 0..3 {
             out[c * stride..c * stride + plane].fill(self.cfg.black_value(c));
         }
+        Ok(())
     }
 }

@@ -94,7 +94,7 @@ pub fn read_clip_into(
                 let frame = source.frame(video, t, &mut scratch)?;
                 transform.apply(frame, dst, stride, &mut rgb)?;
             }
-            None => transform.apply_black(dst, stride),
+            None => transform.apply_black(dst, stride)?,
         }
     }
     Ok(())

@@ -96,6 +96,9 @@ pub fn resize(frame: &Frame, width: usize, height: usize, interp: Interp) -> Fra
     if frame.width == width && frame.height == height {
         return frame.clone();
     }
+    if frame.width == 0 || frame.height == 0 {
+        return Frame::black(width, height);
+    }
     let mut out = vec![0u8; width * height * 3];
     let src = &frame.data;
     let sw = frame.width;

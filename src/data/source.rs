@@ -68,6 +68,12 @@ impl FolderSource {
         let mut videos = Vec::with_capacity(discovery.videos.len());
         let mut paths = Vec::with_capacity(discovery.videos.len());
         for v in discovery.videos {
+            if v.frames.is_empty() {
+                return Err(Error::argument(
+                    "frame-folders",
+                    format!("video {} has no frames", v.id),
+                ));
+            }
             let (width, height) = match size {
                 Some(s) => s,
                 None => image_size(&v.frames[0])?,

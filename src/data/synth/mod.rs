@@ -266,6 +266,13 @@ fn parse_subject(truth: &VideoTruth) -> Result<usize> {
 /// Renders the frames of planned video `index` (its position in `plan`). Deterministic: the same
 /// config and plan always give the same bytes.
 pub fn render_video(cfg: &SynthConfig, index: usize, truth: &VideoTruth) -> Result<Vec<Frame>> {
+    cfg.validate()?;
+    if truth.intensity.len() != truth.frames || truth.label >= cfg.classes {
+        return Err(Error::argument(
+            "synth",
+            format!("video {}: truth does not match the config", truth.id),
+        ));
+    }
     let subject = subject_appearance(cfg, parse_subject(truth)?);
     let mut rng = ChaCha8Rng::seed_from_u64(mix_seed(cfg.seed, 4, index as u64));
     let occluders: Vec<Occluder> = truth.occluded.iter().map(|_| draw_occluder(&mut rng)).collect();
