@@ -41,7 +41,9 @@ impl Frame {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Interp {
-    /// Bilinear on pixel centres (the reference's effective choice, see its notes §9.7).
+    /// Bilinear on pixel centres, anti-aliased when shrinking (a triangle filter widened by the
+    /// shrink factor, as PIL's BILINEAR: the reference's effective choice, its notes §9.7).
+    /// The per-clip resize inside augmentation is plain 2x2 bilinear (it is near 1:1 there).
     #[default]
     Bilinear,
     Nearest,
@@ -90,6 +92,32 @@ pub fn nearest_tap(o: usize, src: usize, dst: usize) -> usize {
     (((o as f32 + 0.5) * src as f32 / dst as f32) as usize).min(src - 1)
 }
 
+/// The source pixels and normalised weights behind each output pixel along one axis, for a
+/// triangle (bilinear) filter whose support widens with the shrink factor: plain bilinear when
+/// enlarging, an anti-aliasing average when shrinking. This is how PIL resizes with BILINEAR,
+/// which the reference effectively used; plain 2x2 bilinear would alias when e.g. 265-pixel
+/// faces are shrunk to 72.
+fn triangle_taps(src: usize, dst: usize) -> Vec<(usize, Vec<f32>)> {
+    let scale = src as f64 / dst as f64;
+    let widen = scale.max(1.0);
+    let support = widen;
+    (0..dst)
+        .map(|o| {
+            let centre = (o as f64 + 0.5) * scale;
+            let lo = ((centre - support + 0.5).floor().max(0.0)) as usize;
+            let hi = ((centre + support + 0.5).floor() as usize).min(src);
+            let mut w: Vec<f64> = (lo..hi)
+                .map(|i| (1.0 - ((i as f64 - centre + 0.5) / widen).abs()).max(0.0))
+                .collect();
+            let total: f64 = w.iter().sum();
+            if total > 0.0 {
+                w.iter_mut().for_each(|x| *x /= total);
+            }
+            (lo, w.into_iter().map(|x| x as f32).collect())
+        })
+        .collect()
+}
+
 /// Resizes to exactly `width` x `height` (aspect ratio not kept, like the reference). Same size
 /// returns a copy, so packing at native size is bit-exact.
 pub fn resize(frame: &Frame, width: usize, height: usize, interp: Interp) -> Frame {
@@ -99,25 +127,44 @@ pub fn resize(frame: &Frame, width: usize, height: usize, interp: Interp) -> Fra
     if frame.width == 0 || frame.height == 0 {
         return Frame::black(width, height);
     }
-    let mut out = vec![0u8; width * height * 3];
+    let (sw, sh) = (frame.width, frame.height);
     let src = &frame.data;
-    let sw = frame.width;
-    for y in 0..height {
-        for x in 0..width {
-            let o = (y * width + x) * 3;
-            match interp {
-                Interp::Nearest => {
-                    let i = (nearest_tap(y, frame.height, height) * sw + nearest_tap(x, sw, width)) * 3;
-                    out[o..o + 3].copy_from_slice(&src[i..i + 3]);
+    let mut out = vec![0u8; width * height * 3];
+    match interp {
+        Interp::Nearest => {
+            for y in 0..height {
+                for x in 0..width {
+                    let i = (nearest_tap(y, sh, height) * sw + nearest_tap(x, sw, width)) * 3;
+                    out[(y * width + x) * 3..][..3].copy_from_slice(&src[i..i + 3]);
                 }
-                Interp::Bilinear => {
-                    let (y0, y1, fy) = bilinear_tap(y, frame.height, height);
-                    let (x0, x1, fx) = bilinear_tap(x, sw, width);
+            }
+        }
+        Interp::Bilinear => {
+            // Separable: rows first into floats (sh, width, 3), then columns, rounding once.
+            let xt = triangle_taps(sw, width);
+            let yt = triangle_taps(sh, height);
+            let mut rows = vec![0f32; sh * width * 3];
+            for y in 0..sh {
+                for (x, (lo, w)) in xt.iter().enumerate() {
                     for c in 0..3 {
-                        let p = |yy: usize, xx: usize| src[(yy * sw + xx) * 3 + c] as f32;
-                        let top = p(y0, x0) * (1.0 - fx) + p(y0, x1) * fx;
-                        let bottom = p(y1, x0) * (1.0 - fx) + p(y1, x1) * fx;
-                        out[o + c] = (top * (1.0 - fy) + bottom * fy).round().clamp(0.0, 255.0) as u8;
+                        let acc: f32 = w
+                            .iter()
+                            .enumerate()
+                            .map(|(k, wk)| wk * src[(y * sw + lo + k) * 3 + c] as f32)
+                            .sum();
+                        rows[(y * width + x) * 3 + c] = acc;
+                    }
+                }
+            }
+            for (y, (lo, w)) in yt.iter().enumerate() {
+                for x in 0..width {
+                    for c in 0..3 {
+                        let acc: f32 = w
+                            .iter()
+                            .enumerate()
+                            .map(|(k, wk)| wk * rows[((lo + k) * width + x) * 3 + c])
+                            .sum();
+                        out[(y * width + x) * 3 + c] = acc.round().clamp(0.0, 255.0) as u8;
                     }
                 }
             }
@@ -148,10 +195,24 @@ mod tests {
     }
 
     #[test]
-    fn bilinear_downscale_by_two_averages_pairs() {
-        // 4 -> 2: sample points 0.5 and 2.5, the mean of each pair.
+    fn bilinear_downscale_filters_over_the_widened_support() {
+        // 4 -> 2, shrink factor 2: the triangle filter is 2 pixels wide each side. Output 0 is
+        // centred at 1.0 and covers pixels 0, 1, 2 with weights 0.75, 0.75, 0.25 (sum 1.75):
+        // (10 * 0.75 + 30 * 0.75 + 100 * 0.25) / 1.75 = 31.43 -> 31. Output 1 (centre 3.0) covers
+        // pixels 1, 2, 3 with 0.25, 0.75, 0.75: (7.5 + 75 + 150) / 1.75 = 132.86 -> 133.
         let f = Frame::new(4, 1, [10u8, 30, 100, 200].iter().flat_map(|&v| [v, v, v]).collect()).unwrap();
         let r = resize(&f, 2, 1, Interp::Bilinear);
-        assert_eq!(r.data, vec![20, 20, 20, 150, 150, 150]);
+        assert_eq!(r.data, vec![31, 31, 31, 133, 133, 133]);
+    }
+
+    #[test]
+    fn uniform_images_stay_uniform_at_any_scale() {
+        let f = Frame::new(37, 23, vec![77; 37 * 23 * 3]).unwrap();
+        for (w, h) in [(8, 5), (72, 72), (36, 50), (1, 1)] {
+            assert!(
+                resize(&f, w, h, Interp::Bilinear).data.iter().all(|&v| v == 77),
+                "{w}x{h}"
+            );
+        }
     }
 }
