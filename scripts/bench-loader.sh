@@ -5,4 +5,4 @@
 # STSM_BENCH_SECONDS sets the time per measurement (default 3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec cargo test --bench data_loader "$@"
+exec cargo test --bench data_loader -- --run "$@"
