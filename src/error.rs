@@ -23,6 +23,11 @@ pub enum Error {
     #[error("autograd: {0}")]
     Autograd(String),
 
+    /// Bad input data: an unreadable image, a malformed manifest, a corrupt pack. Names the file
+    /// so the user knows what to fix or re-create.
+    #[error("{path}: {msg}")]
+    Data { path: PathBuf, msg: String },
+
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -40,6 +45,12 @@ impl Error {
     }
     pub fn type_mismatch(op: &'static str, msg: impl Into<String>) -> Self {
         Error::Type { op, msg: msg.into() }
+    }
+    pub fn data(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
+        Error::Data {
+            path: path.into(),
+            msg: msg.into(),
+        }
     }
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io {

@@ -5,6 +5,7 @@
 pub mod autograd;
 pub mod backend;
 pub mod cli;
+pub mod data;
 pub mod error;
 pub mod fsutil;
 pub mod nn;

@@ -4,7 +4,9 @@ mod bench;
 mod demo;
 mod inflate;
 mod info;
+mod pack;
 mod parity;
+mod synth;
 
 use clap::{Parser, Subcommand};
 
@@ -41,6 +43,10 @@ enum Command {
     Parity(parity::ParityArgs),
     /// Inflate a 2D checkpoint into a 3D one (repeat each kernel along time and divide, or centre).
     Inflate(inflate::InflateArgs),
+    /// Write the synthetic FER benchmark (frame folders, manifest, ground truth, stills).
+    Synth(synth::SynthArgs),
+    /// Decode a frame-folder dataset once into a packed, memory-mapped file.
+    Pack(pack::PackArgs),
 }
 
 /// Parses the command line and runs the chosen subcommand.
@@ -56,5 +62,7 @@ pub fn run() -> Result<()> {
         Command::Info(args) => info::run(&args),
         Command::Inflate(args) => inflate::run(&args),
         Command::Parity(args) => parity::run(&args),
+        Command::Synth(args) => synth::run(&args),
+        Command::Pack(args) => pack::run(&args),
     }
 }
