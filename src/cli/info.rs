@@ -2,9 +2,14 @@
 
 use clap::Args;
 
+use rand::SeedableRng;
+
 use crate::error::Result;
+use crate::nn::checkpoint;
+use crate::nn::layers::{LayerInit, Module};
 use crate::nn::model::describe;
-use crate::nn::ModelConfig;
+use crate::nn::{Init, Model, ModelConfig};
+use crate::tensor::DType;
 
 #[derive(Args, Debug)]
 pub struct InfoArgs {
@@ -14,6 +19,12 @@ pub struct InfoArgs {
     /// Number of output classes.
     #[arg(long, default_value_t = 7)]
     classes: usize,
+    /// Also check that this checkpoint (safetensors) loads into the model: every name and shape.
+    #[arg(long)]
+    checkpoint: Option<std::path::PathBuf>,
+    /// With --checkpoint: tensors to leave freshly initialised (e.g. fc8), comma-separated.
+    #[arg(long, value_delimiter = ',')]
+    reinit: Vec<String>,
 }
 
 fn grouped(n: usize) -> String {
@@ -53,6 +64,22 @@ pub fn run(args: &InfoArgs) -> Result<()> {
     }
     let params: usize = rows.iter().map(|r| r.params).sum();
     let gflop: f64 = rows.iter().map(|r| 2.0 * r.macs as f64).sum::<f64>() / 1e9;
+    if let Some(path) = &args.checkpoint {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let mut li = LayerInit {
+            init: Init::HeNormal,
+            dtype: DType::F32,
+            rng: &mut rng,
+        };
+        let model = Model::new(config.clone(), &mut li)?;
+        checkpoint::load(path)?.load_into(&model.parameters(), &args.reinit, path)?;
+        println!(
+            "{} loads into {} (re-initialised: {:?})",
+            path.display(),
+            config.preset,
+            args.reinit
+        );
+    }
     println!(
         "total: {} parameters ({:.1} M), {gflop:.1} GFLOP forward per clip (2 x multiply-adds, padding taps included)",
         grouped(params),
