@@ -28,6 +28,11 @@ pub enum Error {
     #[error("cuda: {context}: {msg}")]
     Cuda { context: String, msg: String },
 
+    /// Bad input data: an unreadable image, a malformed manifest, a corrupt pack. Names the file
+    /// so the user knows what to fix or re-create.
+    #[error("{path}: {msg}")]
+    Data { path: PathBuf, msg: String },
+
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -49,6 +54,12 @@ impl Error {
     pub fn cuda(context: impl Into<String>, msg: impl Into<String>) -> Self {
         Error::Cuda {
             context: context.into(),
+            msg: msg.into(),
+        }
+    }
+    pub fn data(path: impl Into<PathBuf>, msg: impl Into<String>) -> Self {
+        Error::Data {
+            path: path.into(),
             msg: msg.into(),
         }
     }

@@ -5,11 +5,17 @@
 pub mod autograd;
 pub mod backend;
 pub mod cli;
+pub mod data;
 pub mod error;
+pub mod fsutil;
+pub mod infer;
 pub mod nn;
 pub mod ops;
 pub mod optim;
+pub mod runtime;
 pub mod tensor;
+pub mod train;
+pub mod workloads;
 
 pub use autograd::{Gradients, Param, Tape, Var};
 pub use error::{Error, Result};

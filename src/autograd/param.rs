@@ -67,11 +67,13 @@ impl Param {
     /// Adds `g` to the stored gradient (used by the tape; also by tests and gradient surgery).
     pub fn accumulate_grad(&self, g: &Tensor) -> Result<()> {
         let value = self.0.value.borrow();
-        if g.dims() != value.dims() {
+        if g.dims() != value.dims() || g.dtype() != value.dtype() {
             return Err(Error::Autograd(format!(
-                "gradient {} for parameter {} of shape {}",
+                "gradient {:?} {} for parameter {} of {:?} {}",
+                g.dtype(),
                 g.shape(),
                 self.0.name,
+                value.dtype(),
                 value.shape()
             )));
         }

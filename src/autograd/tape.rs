@@ -147,12 +147,25 @@ impl Tape {
 }
 
 /// Gradients of the leaves reached by one `backward()`.
+#[derive(Debug)]
 pub struct Gradients(HashMap<usize, Tensor>);
 
 impl Gradients {
     /// The gradient of a leaf or parameter `Var`; None if the output does not depend on it.
     pub fn get(&self, var: &Var) -> Option<&Tensor> {
         var.node.and_then(|id| self.0.get(&id))
+    }
+}
+
+impl std::fmt::Debug for Var {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Var({:?} {}, node {:?})",
+            self.value.dtype(),
+            self.value.shape(),
+            self.node
+        )
     }
 }
 
@@ -202,6 +215,7 @@ impl Var {
                 self.value.shape()
             )));
         }
+        self.value.expect_same_type(&grad, "backward", "upstream gradient")?;
         let Some(root) = self.node else {
             return Err(Error::Autograd(
                 "backward() from a value that does not depend on any leaf or parameter (or on a no_grad tape)".into(),

@@ -5,6 +5,8 @@
 pub mod cpu;
 pub mod cuda;
 
+use std::sync::atomic::{AtomicU8, Ordering};
+
 use crate::error::Result;
 use crate::ops::geometry::{Conv3dGeometry, Pool3dGeometry};
 use crate::optim::SgdStep;
@@ -65,10 +67,36 @@ pub trait Backend: Send + Sync {
     ) -> Result<(Tensor, Tensor)>;
 }
 
+/// Which CPU implementation computes CPU tensors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuKind {
+    /// Multi-threaded f32 fast paths (the default).
+    Fast,
+    /// Plain loops only: the oracle, for debugging and comparisons.
+    Reference,
+}
+
+static CPU_KIND: AtomicU8 = AtomicU8::new(0);
+
+/// Selects the CPU implementation for the whole process.
+pub fn set_cpu_kind(kind: CpuKind) {
+    CPU_KIND.store(kind as u8, Ordering::Relaxed);
+}
+
+pub fn cpu_kind() -> CpuKind {
+    match CPU_KIND.load(Ordering::Relaxed) {
+        0 => CpuKind::Fast,
+        _ => CpuKind::Reference,
+    }
+}
+
 /// The backend that computes on tensors of `device`.
 pub fn for_device(device: Device) -> &'static dyn Backend {
     match device {
-        Device::Cpu => &cpu::reference::CpuReference,
+        Device::Cpu => match cpu_kind() {
+            CpuKind::Fast => &cpu::fast::CpuFast,
+            CpuKind::Reference => &cpu::reference::CpuReference,
+        },
         Device::Cuda(_) | Device::CudaEmu => &cuda::CudaBackend,
     }
 }

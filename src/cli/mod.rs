@@ -1,6 +1,12 @@
 //! Command-line interface: one file per subcommand, each with its clap `Args` and a `run`.
 
+mod bench;
 mod demo;
+mod inflate;
+mod info;
+mod pack;
+mod parity;
+mod synth;
 
 use clap::{Parser, Subcommand};
 
@@ -16,17 +22,47 @@ use crate::error::Result;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// CPU compute threads (default: RAYON_NUM_THREADS, else one per core). Results are
+    /// bit-for-bit reproducible for a given thread count.
+    #[arg(long, global = true)]
+    threads: Option<usize>,
+    /// Use the plain reference loops instead of the fast CPU path (slow; for debugging).
+    #[arg(long, global = true)]
+    reference_cpu: bool,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Train a tiny 3D CNN on random clips and print the falling loss: a smoke test of the engine.
     Demo(demo::DemoArgs),
+    /// Time the performance workloads (C3D layers, pools, training steps) on this machine.
+    Bench(bench::BenchArgs),
+    /// Show a model's layers, output shapes, parameter count and FLOPs per clip.
+    Info(info::InfoArgs),
+    /// Run the full-size PyTorch parity clip through C3D or VGG-3D (closed-form weights).
+    Parity(parity::ParityArgs),
+    /// Inflate a 2D checkpoint into a 3D one (repeat each kernel along time and divide, or centre).
+    Inflate(inflate::InflateArgs),
+    /// Write the synthetic FER benchmark (frame folders, manifest, ground truth, stills).
+    Synth(synth::SynthArgs),
+    /// Decode a frame-folder dataset once into a packed, memory-mapped file.
+    Pack(pack::PackArgs),
 }
 
 /// Parses the command line and runs the chosen subcommand.
 pub fn run() -> Result<()> {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    crate::runtime::init_cpu_threads(cli.threads)?;
+    if cli.reference_cpu {
+        crate::backend::set_cpu_kind(crate::backend::CpuKind::Reference);
+    }
+    match cli.command {
+        Command::Bench(args) => bench::run(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Info(args) => info::run(&args),
+        Command::Inflate(args) => inflate::run(&args),
+        Command::Parity(args) => parity::run(&args),
+        Command::Synth(args) => synth::run(&args),
+        Command::Pack(args) => pack::run(&args),
     }
 }

@@ -1,3 +1,24 @@
-//! CPU backends: `reference` (plain loops, the oracle).
+//! CPU backends: `reference` (plain loops, the oracle) and `fast` (multi-threaded).
 
+/// Runs `$body` with `$T` bound to the float type of `$t`; other dtypes are an error naming `$op`.
+macro_rules! with_float {
+    ($op:expr, $t:expr, |$T:ident| $body:expr) => {
+        match $t.dtype() {
+            $crate::tensor::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::tensor::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            other => Err($crate::error::Error::type_mismatch(
+                $op,
+                format!("expected a float tensor, got {other:?}"),
+            )),
+        }
+    };
+}
+
+pub mod fast;
 pub mod reference;

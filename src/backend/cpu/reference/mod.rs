@@ -11,32 +11,12 @@ pub mod pool3d;
 pub mod temporal;
 
 use super::super::Backend;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ops::geometry::{Conv3dGeometry, Pool3dGeometry};
 use crate::optim::SgdStep;
-use crate::tensor::{DType, Float, Tensor};
+use crate::tensor::{Float, Tensor};
 
 pub struct CpuReference;
-
-/// Runs `$body` with `$T` bound to the float type of `$t`.
-macro_rules! with_float {
-    ($op:expr, $t:expr, |$T:ident| $body:expr) => {
-        match $t.dtype() {
-            DType::F32 => {
-                type $T = f32;
-                $body
-            }
-            DType::F64 => {
-                type $T = f64;
-                $body
-            }
-            other => Err(Error::type_mismatch(
-                $op,
-                format!("expected a float tensor, got {other:?}"),
-            )),
-        }
-    };
-}
 
 /// (rows, last) of a tensor whose last axis is the one an op works along.
 fn rows_and_last(t: &Tensor) -> (usize, usize) {

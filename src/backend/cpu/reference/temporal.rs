@@ -36,15 +36,20 @@ pub fn sliding_max_backward<T: Float>(gy: &[T], argmax: &[u32], rows: usize, len
 }
 
 /// s: (rows, W) -> pooled f: (rows), weights p: (rows, W), with p = softmax(γ s) per row and
-/// f = Σ p s. Stable for any γ: the exponent is shifted by the row's largest γ s.
+/// f = Σ p s. Stable for any finite γ: the exponent is γ·(s − s*) with s* the row's largest
+/// score (smallest for γ < 0), which is ≤ 0 and never overflows even when γ·s would.
 pub fn softmax_pool_forward<T: Float>(s: &[T], rows: usize, windows: usize, gamma: f64) -> (Vec<T>, Vec<T>) {
     let gamma = T::from_f64_lossy(gamma);
     let mut pooled = Vec::with_capacity(rows);
     let mut weights = Vec::with_capacity(rows * windows);
     for row in s.chunks(windows).take(rows) {
-        let top = row.iter().map(|&v| gamma * v).fold(T::neg_infinity(), T::max);
+        let anchor = if gamma >= T::zero() {
+            row.iter().copied().fold(T::neg_infinity(), T::max)
+        } else {
+            row.iter().copied().fold(T::infinity(), T::min)
+        };
         let start = weights.len();
-        weights.extend(row.iter().map(|&v| (gamma * v - top).exp()));
+        weights.extend(row.iter().map(|&v| (gamma * (v - anchor)).exp()));
         let total: T = weights[start..].iter().copied().sum();
         let mut f = T::zero();
         for (p, &v) in weights[start..].iter_mut().zip(row) {
@@ -67,4 +72,21 @@ pub fn softmax_pool_backward<T: Float>(gf: &[T], s: &[T], f: &[T], p: &[T], wind
             gf[r] * pj * (T::one() + gamma * (sj - f[r]))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn huge_gamma_picks_the_max_without_overflow() {
+        // γ·s = 1e309 overflows f64, but γ·(s − max) does not: the pooled value is the max.
+        let s = [1e3f64, -1e3, 999.0];
+        let (f, p) = softmax_pool_forward(&s, 1, 3, 1e306);
+        assert_eq!(f, vec![1e3]);
+        assert_eq!(p, vec![1.0, 0.0, 0.0]);
+        // Negative γ pools towards the min.
+        let (f, _) = softmax_pool_forward(&s, 1, 3, -1e306);
+        assert_eq!(f, vec![-1e3]);
+    }
 }

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The one test command: everything CI checks, in stages, with the time each took.
+# Usage: scripts/test.sh        (from anywhere inside the repository)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+stage_names=()
+stage_times=()
+stage() {
+    local name=$1
+    shift
+    echo
+    echo "=== stage: $name ==="
+    local start=$SECONDS
+    "$@"
+    stage_names+=("$name")
+    stage_times+=($((SECONDS - start)))
+    echo "=== $name: $((SECONDS - start)) s ==="
+}
+
+demo_smoke() {
+    # The README's main command, shortened: it must run and the loss must fall.
+    local out
+    out=$(cargo run --quiet -- demo --steps 40)
+    echo "$out"
+    echo "$out" | awk '/^step/ { if (!first) first = $4; last = $4 }
+        END { if (!(last < first)) { print "demo: loss did not fall (" first " -> " last ")"; exit 1 } }'
+}
+
+# NVRTC 13.0 from PyPI for the kernel compile test (tests/nvrtc_compile.rs needs STSM_NVRTC_LIB).
+eval "$(scripts/install-nvrtc.sh)"
+
+stage "format" cargo fmt --check
+stage "build" cargo build --all-targets --locked
+stage "tests" cargo test --locked --no-fail-fast
+# The CUDA kernels on the CPU emulation of the execution model (kernels/README.md, layer 2).
+stage "cuda-emu" cargo test --locked --no-fail-fast --features cuda-emulation \
+    --test cuda_emulation --test emulator_selftest --test tiny_net_emulated
+stage "demo" demo_smoke
+
+echo
+echo "=== stage times ==="
+for i in "${!stage_names[@]}"; do
+    printf '%-10s %5d s\n' "${stage_names[$i]}" "${stage_times[$i]}"
+done

@@ -1,0 +1,271 @@
+//! The fast CPU backend, multi-threaded with rayon: GEMM-based conv3d and linear (f32 and f64,
+//! the latter for full-size parity checks), pooling and elementwise ops split over planes or
+//! chunks (f32). Results are bit-for-bit reproducible for a given thread count: work is split
+//! into disjoint outputs, and every sum runs in a fixed order. Ops without a fast version go to
+//! the reference loops, which remain the oracle this backend is tested against.
+
+pub mod conv3d;
+pub mod dense;
+pub mod gemm;
+pub mod workspace;
+
+use rayon::prelude::*;
+
+use super::reference::{self, CpuReference};
+use crate::backend::Backend;
+use crate::error::Result;
+use crate::ops::geometry::{Conv3dGeometry, Pool3dGeometry};
+use crate::optim::SgdStep;
+use crate::tensor::{DType, Scalar, Tensor};
+
+pub struct CpuFast;
+
+const REF: CpuReference = CpuReference;
+
+fn is_f32(t: &Tensor) -> bool {
+    t.dtype() == DType::F32
+}
+
+fn optional<'a, T: Scalar>(t: Option<&'a Tensor>, op: &'static str) -> Result<Option<&'a [T]>> {
+    t.map(|b| b.as_slice::<T>(op)).transpose()
+}
+
+/// Planes per parallel task for pooling: at least a few tasks per thread.
+fn planes_per_task(planes: usize) -> usize {
+    planes.div_ceil(rayon::current_num_threads() * 4).max(1)
+}
+
+/// Runs a per-plane reference kernel over disjoint groups of planes in parallel.
+/// `f(sub_geometry, first_plane) -> output of those planes`; outputs are concatenated in order.
+fn per_planes<T: Send>(g: &Pool3dGeometry, f: impl Fn(&Pool3dGeometry, usize) -> Vec<T> + Sync) -> Vec<T> {
+    let step = planes_per_task(g.planes);
+    let parts: Vec<Vec<T>> = (0..g.planes)
+        .step_by(step)
+        .collect::<Vec<_>>()
+        .into_par_iter()
+        .map(|p0| {
+            let sub = Pool3dGeometry {
+                planes: step.min(g.planes - p0),
+                ..*g
+            };
+            f(&sub, p0)
+        })
+        .collect();
+    parts.into_iter().flatten().collect()
+}
+
+impl Backend for CpuFast {
+    fn name(&self) -> &'static str {
+        "cpu-fast"
+    }
+
+    fn conv3d_forward(&self, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &Conv3dGeometry) -> Result<Tensor> {
+        const OP: &str = "conv3d";
+        with_float!(OP, x, |T| {
+            let y = conv3d::forward::<T>(x.as_slice(OP)?, w.as_slice(OP)?, optional(bias, OP)?, g);
+            Tensor::from_vec(&g.output_dims(), y)
+        })
+    }
+
+    fn conv3d_x_backward(&self, gy: &Tensor, w: &Tensor, g: &Conv3dGeometry) -> Result<Tensor> {
+        const OP: &str = "conv3d_x_backward";
+        with_float!(OP, gy, |T| Tensor::from_vec(
+            &g.input_dims(),
+            conv3d::x_backward::<T>(gy.as_slice(OP)?, w.as_slice(OP)?, g)
+        ))
+    }
+
+    fn conv3d_weight_backward(&self, gy: &Tensor, x: &Tensor, g: &Conv3dGeometry) -> Result<Tensor> {
+        const OP: &str = "conv3d_weight_backward";
+        with_float!(OP, gy, |T| Tensor::from_vec(
+            &g.weight_dims(),
+            conv3d::weight_backward::<T>(gy.as_slice(OP)?, x.as_slice(OP)?, g)
+        ))
+    }
+
+    fn conv3d_bias_backward(&self, gy: &Tensor, g: &Conv3dGeometry) -> Result<Tensor> {
+        const OP: &str = "conv3d_bias_backward";
+        with_float!(OP, gy, |T| Tensor::from_vec(
+            &[g.out_channels],
+            conv3d::bias_backward::<T>(gy.as_slice(OP)?, g)
+        ))
+    }
+
+    fn max_pool3d_forward(&self, x: &Tensor, g: &Pool3dGeometry) -> Result<(Tensor, Tensor)> {
+        if !is_f32(x) {
+            return REF.max_pool3d_forward(x, g);
+        }
+        let xs = x.as_slice::<f32>("max_pool3d")?;
+        let in_plane: usize = g.input.iter().product();
+        let pairs = per_planes(g, |sub, p0| {
+            let (y, arg) = reference::pool3d::max_forward(&xs[p0 * in_plane..(p0 + sub.planes) * in_plane], sub);
+            y.into_iter().zip(arg).collect()
+        });
+        let (y, arg): (Vec<f32>, Vec<u32>) = pairs.into_iter().unzip();
+        Ok((
+            Tensor::from_vec(&g.output_dims(), y)?,
+            Tensor::from_vec(&g.output_dims(), arg)?,
+        ))
+    }
+
+    fn max_pool3d_backward(&self, gy: &Tensor, argmax: &Tensor, g: &Pool3dGeometry) -> Result<Tensor> {
+        if !is_f32(gy) {
+            return REF.max_pool3d_backward(gy, argmax, g);
+        }
+        const OP: &str = "max_pool3d_backward";
+        let (gys, args) = (gy.as_slice::<f32>(OP)?, argmax.as_slice::<u32>(OP)?);
+        let out_plane: usize = g.output.iter().product();
+        let gx = per_planes(g, |sub, p0| {
+            let range = p0 * out_plane..(p0 + sub.planes) * out_plane;
+            reference::pool3d::max_backward(&gys[range.clone()], &args[range], sub)
+        });
+        Tensor::from_vec(&g.input_dims(), gx)
+    }
+
+    fn avg_pool3d_forward(&self, x: &Tensor, g: &Pool3dGeometry, count_include_pad: bool) -> Result<Tensor> {
+        if !is_f32(x) {
+            return REF.avg_pool3d_forward(x, g, count_include_pad);
+        }
+        let xs = x.as_slice::<f32>("avg_pool3d")?;
+        let in_plane: usize = g.input.iter().product();
+        let y = per_planes(g, |sub, p0| {
+            reference::pool3d::avg_forward(&xs[p0 * in_plane..(p0 + sub.planes) * in_plane], sub, count_include_pad)
+        });
+        Tensor::from_vec(&g.output_dims(), y)
+    }
+
+    fn avg_pool3d_backward(&self, gy: &Tensor, g: &Pool3dGeometry, count_include_pad: bool) -> Result<Tensor> {
+        if !is_f32(gy) {
+            return REF.avg_pool3d_backward(gy, g, count_include_pad);
+        }
+        let gys = gy.as_slice::<f32>("avg_pool3d_backward")?;
+        let out_plane: usize = g.output.iter().product();
+        let gx = per_planes(g, |sub, p0| {
+            reference::pool3d::avg_backward(
+                &gys[p0 * out_plane..(p0 + sub.planes) * out_plane],
+                sub,
+                count_include_pad,
+            )
+        });
+        Tensor::from_vec(&g.input_dims(), gx)
+    }
+
+    fn linear_forward(&self, x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        const OP: &str = "linear";
+        let (rows, ins, outs) = (x.dims()[0], x.dims()[1], w.dims()[0]);
+        with_float!(OP, x, |T| Tensor::from_vec(
+            &[rows, outs],
+            dense::linear_forward::<T>(x.as_slice(OP)?, w.as_slice(OP)?, optional(bias, OP)?, rows, ins, outs)
+        ))
+    }
+
+    fn linear_x_backward(&self, gy: &Tensor, w: &Tensor) -> Result<Tensor> {
+        const OP: &str = "linear_x_backward";
+        let (rows, outs, ins) = (gy.dims()[0], w.dims()[0], w.dims()[1]);
+        with_float!(OP, gy, |T| Tensor::from_vec(
+            &[rows, ins],
+            dense::linear_x_backward::<T>(gy.as_slice(OP)?, w.as_slice(OP)?, rows, ins, outs)
+        ))
+    }
+
+    fn linear_weight_backward(&self, gy: &Tensor, x: &Tensor) -> Result<Tensor> {
+        const OP: &str = "linear_weight_backward";
+        let (rows, outs, ins) = (gy.dims()[0], gy.dims()[1], x.dims()[1]);
+        with_float!(OP, gy, |T| Tensor::from_vec(
+            &[outs, ins],
+            dense::linear_weight_backward::<T>(gy.as_slice(OP)?, x.as_slice(OP)?, rows, ins, outs)
+        ))
+    }
+
+    fn linear_bias_backward(&self, gy: &Tensor) -> Result<Tensor> {
+        REF.linear_bias_backward(gy)
+    }
+
+    fn relu_forward(&self, x: &Tensor) -> Result<Tensor> {
+        if !is_f32(x) {
+            return REF.relu_forward(x);
+        }
+        let xs = x.as_slice::<f32>("relu")?;
+        Tensor::from_vec(
+            x.dims(),
+            xs.par_iter().map(|&v| if v > 0.0 { v } else { 0.0 }).collect(),
+        )
+    }
+
+    fn relu_backward(&self, gy: &Tensor, x: &Tensor) -> Result<Tensor> {
+        if !is_f32(gy) {
+            return REF.relu_backward(gy, x);
+        }
+        const OP: &str = "relu_backward";
+        let (g, xs) = (gy.as_slice::<f32>(OP)?, x.as_slice::<f32>(OP)?);
+        Tensor::from_vec(
+            x.dims(),
+            g.par_iter()
+                .zip(xs)
+                .map(|(&g, &v)| if v > 0.0 { g } else { 0.0 })
+                .collect(),
+        )
+    }
+
+    fn dropout(&self, x: &Tensor, p: f64, seed: u64) -> Result<Tensor> {
+        REF.dropout(x, p, seed)
+    }
+
+    fn add(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+        if !is_f32(a) {
+            return REF.add(a, b);
+        }
+        let (xa, xb) = (a.as_slice::<f32>("add")?, b.as_slice::<f32>("add")?);
+        Tensor::from_vec(a.dims(), xa.par_iter().zip(xb).map(|(&x, &y)| x + y).collect())
+    }
+
+    fn scale(&self, a: &Tensor, factor: f64) -> Result<Tensor> {
+        REF.scale(a, factor)
+    }
+
+    fn permute(&self, x: &Tensor, perm: &[usize]) -> Result<Tensor> {
+        REF.permute(x, perm)
+    }
+
+    fn sliding_max_forward(&self, x: &Tensor, k: usize) -> Result<(Tensor, Tensor)> {
+        REF.sliding_max_forward(x, k)
+    }
+
+    fn sliding_max_backward(&self, gy: &Tensor, argmax: &Tensor, len: usize) -> Result<Tensor> {
+        REF.sliding_max_backward(gy, argmax, len)
+    }
+
+    fn softmax_pool_forward(&self, s: &Tensor, gamma: f64) -> Result<(Tensor, Tensor)> {
+        REF.softmax_pool_forward(s, gamma)
+    }
+
+    fn softmax_pool_backward(&self, gf: &Tensor, s: &Tensor, f: &Tensor, p: &Tensor, gamma: f64) -> Result<Tensor> {
+        REF.softmax_pool_backward(gf, s, f, p, gamma)
+    }
+
+    fn log_softmax_forward(&self, x: &Tensor) -> Result<Tensor> {
+        REF.log_softmax_forward(x)
+    }
+
+    fn log_softmax_backward(&self, gy: &Tensor, y: &Tensor) -> Result<Tensor> {
+        REF.log_softmax_backward(gy, y)
+    }
+
+    fn cross_entropy_forward(&self, x: &Tensor, labels: &[usize]) -> Result<Tensor> {
+        REF.cross_entropy_forward(x, labels)
+    }
+
+    fn cross_entropy_backward(&self, g: f64, x: &Tensor, labels: &[usize]) -> Result<Tensor> {
+        REF.cross_entropy_backward(g, x, labels)
+    }
+
+    fn sgd_step(
+        &self,
+        param: &Tensor,
+        grad: &Tensor,
+        momentum: Option<&Tensor>,
+        h: &SgdStep,
+    ) -> Result<(Tensor, Tensor)> {
+        REF.sgd_step(param, grad, momentum, h)
+    }
+}

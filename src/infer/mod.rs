@@ -1,0 +1,3 @@
+//! Scoring whole videos: sliding windows and temporal softmax pooling.
+
+pub mod scorer;

@@ -1,0 +1,3 @@
+//! Training: the temporal stochastic softmax loop, its schedules and the run directory.
+
+pub mod schedule;

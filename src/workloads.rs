@@ -1,0 +1,249 @@
+//! The performance workloads, defined once: C3D's layer shapes, its pools and whole training
+//! steps. `cargo bench`, `stsm-engine bench` and `scripts/bench-vs-torch` (which reads
+//! `stsm-engine bench --list`) all run exactly these. FLOPs are 2 × multiply-adds over all kernel
+//! taps, padding included.
+
+use rand::SeedableRng;
+use serde::Serialize;
+
+use crate::autograd::Tape;
+use crate::error::{Error, Result};
+use crate::nn::layers::{LayerInit, Module};
+use crate::nn::{Init, Model, ModelConfig};
+use crate::ops::{Conv3dGeometry, Conv3dOptions, Pool3dGeometry, Pool3dOptions};
+use crate::optim::{ParamGroup, Sgd};
+use crate::tensor::{DType, Tensor};
+use crate::{backend, Var};
+
+/// What a workload computes; serialised for the PyTorch side of the comparison script.
+#[derive(Clone, Debug, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Spec {
+    /// 3×3×3 conv, padding 1, bias. `backward`: also the weight and bias gradients, and the input
+    /// gradient when `input_grad`.
+    Conv {
+        input: [usize; 5],
+        out_channels: usize,
+        backward: bool,
+        input_grad: bool,
+    },
+    /// Max pool forward + backward.
+    MaxPool {
+        input: [usize; 5],
+        kernel: [usize; 3],
+        padding: [usize; 3],
+    },
+    /// One SGD-momentum step (forward with dropout, cross-entropy, backward, update).
+    TrainStep {
+        model: String,
+        batch: usize,
+        classes: usize,
+    },
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Workload {
+    pub name: String,
+    pub spec: Spec,
+    /// Floating-point operations (convs, train steps), or bytes read + written (pools).
+    pub work: f64,
+    /// "GFLOP/s" or "GB/s".
+    pub unit: &'static str,
+}
+
+const C3D_CONVS: [(&str, usize, usize, [usize; 3]); 8] = [
+    ("conv1a", 3, 64, [16, 112, 112]),
+    ("conv2a", 64, 128, [16, 56, 56]),
+    ("conv3a", 128, 256, [8, 28, 28]),
+    ("conv3b", 256, 256, [8, 28, 28]),
+    ("conv4a", 256, 512, [4, 14, 14]),
+    ("conv4b", 512, 512, [4, 14, 14]),
+    ("conv5a", 512, 512, [2, 7, 7]),
+    ("conv5b", 512, 512, [2, 7, 7]),
+];
+
+fn conv_flops(input: [usize; 5], outs: usize) -> f64 {
+    let [n, c, t, h, w] = input;
+    2.0 * (n * outs * t * h * w * c * 27) as f64
+}
+
+/// Every workload, in a stable order.
+pub fn all() -> Vec<Workload> {
+    let mut list = Vec::new();
+    for (name, ins, outs, [t, h, w]) in C3D_CONVS {
+        for batch in [1, 4] {
+            let input = [batch, ins, t, h, w];
+            let fwd = conv_flops(input, outs);
+            let first = name == "conv1a";
+            list.push(Workload {
+                name: format!("{name}-fwd-b{batch}"),
+                spec: Spec::Conv {
+                    input,
+                    out_channels: outs,
+                    backward: false,
+                    input_grad: false,
+                },
+                work: fwd,
+                unit: "GFLOP/s",
+            });
+            // Backward: weight gradient (+ input gradient except for the first layer).
+            list.push(Workload {
+                name: format!("{name}-fwdbwd-b{batch}"),
+                spec: Spec::Conv {
+                    input,
+                    out_channels: outs,
+                    backward: true,
+                    input_grad: !first,
+                },
+                work: fwd * if first { 2.0 } else { 3.0 },
+                unit: "GFLOP/s",
+            });
+        }
+    }
+    for (name, input, kernel) in [
+        ("pool1", [1, 64, 16, 112, 112], [1, 2, 2]),
+        ("pool2", [1, 128, 16, 56, 56], [2, 2, 2]),
+    ] {
+        let elems: usize = input.iter().product();
+        let out = elems / kernel.iter().product::<usize>();
+        // Forward reads x, writes y + argmax; backward reads gy + argmax, writes gx.
+        let bytes = 4.0 * (elems + 2 * out + 2 * out + elems) as f64;
+        list.push(Workload {
+            name: format!("{name}-fwdbwd"),
+            spec: Spec::MaxPool {
+                input,
+                kernel,
+                padding: [0; 3],
+            },
+            work: bytes,
+            unit: "GB/s",
+        });
+    }
+    for (model, batch, flops) in [("tiny-c3d", 8, 0.0), ("c3d", 1, 0.0)] {
+        let config = ModelConfig::preset(model, 7).expect("preset exists");
+        let fwd: f64 = crate::nn::model::describe(&config)
+            .map(|r| r.iter().map(|l| 2.0 * l.macs as f64).sum())
+            .unwrap_or(flops);
+        list.push(Workload {
+            name: format!("{model}-step-b{batch}"),
+            spec: Spec::TrainStep {
+                model: model.into(),
+                batch,
+                classes: 7,
+            },
+            work: 3.0 * fwd * batch as f64,
+            unit: "GFLOP/s",
+        });
+    }
+    list
+}
+
+pub fn find(name: &str) -> Result<Workload> {
+    all().into_iter().find(|w| w.name == name).ok_or_else(|| {
+        let names: Vec<String> = all().into_iter().map(|w| w.name).collect();
+        Error::argument(
+            "bench",
+            format!("unknown workload {name:?}; known: {}", names.join(", ")),
+        )
+    })
+}
+
+fn random(dims: &[usize], seed: u64) -> Result<Tensor> {
+    use rand::Rng;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let n: usize = dims.iter().product();
+    Tensor::from_vec(dims, (0..n).map(|_| rng.gen_range(-1.0f32..1.0)).collect())
+}
+
+/// Builds the inputs once and returns a closure that runs the workload one time.
+pub fn prepare(w: &Workload) -> Result<Box<dyn FnMut() -> Result<()>>> {
+    match &w.spec {
+        Spec::Conv {
+            input,
+            out_channels,
+            backward,
+            input_grad,
+        } => {
+            let x = random(input, 1)?;
+            let wt = random(&[*out_channels, input[1], 3, 3, 3], 2)?;
+            let b = random(&[*out_channels], 3)?;
+            let g = Conv3dGeometry::new(
+                x.shape(),
+                wt.shape(),
+                &Conv3dOptions {
+                    stride: [1; 3],
+                    padding: [1; 3],
+                },
+            )?;
+            let gy = random(&g.output_dims(), 4)?;
+            let (backward, input_grad) = (*backward, *input_grad);
+            Ok(Box::new(move || {
+                let be = backend::of(&x);
+                be.conv3d_forward(&x, &wt, Some(&b), &g)?;
+                if backward {
+                    if input_grad {
+                        be.conv3d_x_backward(&gy, &wt, &g)?;
+                    }
+                    be.conv3d_weight_backward(&gy, &x, &g)?;
+                    be.conv3d_bias_backward(&gy, &g)?;
+                }
+                Ok(())
+            }))
+        }
+        Spec::MaxPool { input, kernel, padding } => {
+            let x = random(input, 5)?;
+            let opts = Pool3dOptions {
+                kernel: *kernel,
+                stride: *kernel,
+                padding: *padding,
+                ceil_mode: false,
+            };
+            let g = Pool3dGeometry::new("max_pool3d", x.shape(), &opts)?;
+            let gy = random(&g.output_dims(), 6)?;
+            Ok(Box::new(move || {
+                let be = backend::of(&x);
+                let (_, argmax) = be.max_pool3d_forward(&x, &g)?;
+                be.max_pool3d_backward(&gy, &argmax, &g)?;
+                Ok(())
+            }))
+        }
+        Spec::TrainStep { model, batch, classes } => {
+            let config = ModelConfig::preset(model, *classes)?;
+            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+            let net = Model::new(
+                config.clone(),
+                &mut LayerInit {
+                    init: Init::HeNormal,
+                    dtype: DType::F32,
+                    rng: &mut rng,
+                },
+            )?;
+            let group = ParamGroup {
+                name: "all".into(),
+                params: net.parameters(),
+                lr: 1e-3,
+                weight_decay: 5e-4,
+            };
+            let mut sgd = Sgd::new(vec![group], 0.9, 0.0, false)?;
+            let [t, h, wd] = config.input;
+            let x = random(&[*batch, 3, t, h, wd], 8)?;
+            let labels: Vec<usize> = (0..*batch).map(|i| i % classes).collect();
+            let mut step = 0u64;
+            Ok(Box::new(move || {
+                let tape = Tape::new();
+                step += 1;
+                let logits: Var = net.clip_logits(&tape.constant(x.clone()), true, step)?;
+                logits.cross_entropy(&labels)?.backward()?;
+                sgd.step(1)
+            }))
+        }
+    }
+}
+
+/// Peak resident memory of this process so far, in bytes (Linux; None elsewhere).
+pub fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}

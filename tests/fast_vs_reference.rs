@@ -1,0 +1,232 @@
+//! The fast CPU backend against the reference loops on ragged shapes, forward and backward, and
+//! its determinism: the same thread count gives identical bits.
+
+use stsm_engine::backend::cpu::fast::CpuFast;
+use stsm_engine::backend::cpu::reference::CpuReference;
+use stsm_engine::backend::Backend;
+use stsm_engine::ops::{Conv3dGeometry, Conv3dOptions, Pool3dGeometry, Pool3dOptions};
+use stsm_engine::Tensor;
+
+/// Deterministic pseudo-random f32 values in [-1, 1).
+fn values(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn tensor(dims: &[usize], seed: u64) -> Tensor {
+    Tensor::from_vec(dims, values(dims.iter().product(), seed)).unwrap()
+}
+
+/// Max |a − b| relative to the scale of b.
+fn assert_close(fast: &Tensor, reference: &Tensor, what: &str) {
+    assert_eq!(fast.dims(), reference.dims(), "{what}: shapes");
+    let (a, b) = (fast.to_f64_vec().unwrap(), reference.to_f64_vec().unwrap());
+    let scale = b.iter().fold(1e-3f64, |m, v| m.max(v.abs()));
+    let (i, worst) = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs())
+        .enumerate()
+        .fold((0, 0.0), |acc, (i, d)| if d > acc.1 { (i, d) } else { acc });
+    assert!(
+        worst <= 1e-5 * scale,
+        "{what}: element {i}: fast {} vs reference {} (scale {scale})",
+        a[i],
+        b[i]
+    );
+}
+
+const CONV_CASES: [([usize; 5], [usize; 5], [usize; 3], [usize; 3]); 5] = [
+    // (input, weight, stride, padding)
+    ([2, 3, 5, 7, 6], [4, 3, 3, 3, 3], [1, 1, 1], [1, 1, 1]),
+    ([1, 5, 4, 9, 11], [7, 5, 2, 3, 1], [1, 2, 3], [1, 0, 2]),
+    ([3, 2, 6, 6, 6], [3, 2, 1, 1, 1], [2, 2, 2], [0, 0, 0]),
+    ([1, 17, 3, 5, 5], [9, 17, 3, 3, 3], [1, 1, 1], [1, 1, 1]),
+    ([2, 3, 9, 23, 21], [5, 3, 3, 3, 3], [1, 1, 1], [1, 1, 1]),
+];
+
+#[test]
+fn conv3d_forward_and_backward_match_the_reference() {
+    for (case, (xd, wd, stride, padding)) in CONV_CASES.iter().enumerate() {
+        let (x, w, b) = (tensor(xd, 1), tensor(wd, 2), tensor(&[wd[0]], 3));
+        let g = Conv3dGeometry::new(
+            x.shape(),
+            w.shape(),
+            &Conv3dOptions {
+                stride: *stride,
+                padding: *padding,
+            },
+        )
+        .unwrap();
+        let gy = tensor(&g.output_dims(), 4);
+        let (f, r) = (CpuFast, CpuReference);
+        let name = |op: &str| format!("case {case} {op}");
+        assert_close(
+            &f.conv3d_forward(&x, &w, Some(&b), &g).unwrap(),
+            &r.conv3d_forward(&x, &w, Some(&b), &g).unwrap(),
+            &name("forward"),
+        );
+        assert_close(
+            &f.conv3d_forward(&x, &w, None, &g).unwrap(),
+            &r.conv3d_forward(&x, &w, None, &g).unwrap(),
+            &name("forward, no bias"),
+        );
+        assert_close(
+            &f.conv3d_x_backward(&gy, &w, &g).unwrap(),
+            &r.conv3d_x_backward(&gy, &w, &g).unwrap(),
+            &name("x grad"),
+        );
+        assert_close(
+            &f.conv3d_weight_backward(&gy, &x, &g).unwrap(),
+            &r.conv3d_weight_backward(&gy, &x, &g).unwrap(),
+            &name("w grad"),
+        );
+        assert_close(
+            &f.conv3d_bias_backward(&gy, &g).unwrap(),
+            &r.conv3d_bias_backward(&gy, &g).unwrap(),
+            &name("b grad"),
+        );
+    }
+}
+
+#[test]
+fn pooling_matches_the_reference() {
+    let cases = [
+        (
+            [2, 3, 5, 7, 6],
+            Pool3dOptions {
+                kernel: [3; 3],
+                stride: [2; 3],
+                padding: [1; 3],
+                ceil_mode: true,
+            },
+        ),
+        ([1, 4, 16, 14, 14], Pool3dOptions::new([1, 2, 2])),
+        (
+            [3, 5, 2, 7, 7],
+            Pool3dOptions {
+                kernel: [2; 3],
+                stride: [2; 3],
+                padding: [0, 1, 1],
+                ceil_mode: false,
+            },
+        ),
+    ];
+    for (case, (xd, opts)) in cases.iter().enumerate() {
+        let x = tensor(xd, 7);
+        let g = Pool3dGeometry::new("test", x.shape(), opts).unwrap();
+        let gy = tensor(&g.output_dims(), 8);
+        let (f, r) = (CpuFast, CpuReference);
+        let ((yf, af), (yr, ar)) = (
+            f.max_pool3d_forward(&x, &g).unwrap(),
+            r.max_pool3d_forward(&x, &g).unwrap(),
+        );
+        assert_close(&yf, &yr, &format!("case {case} max forward"));
+        assert_eq!(
+            af.to_vec::<u32>().unwrap(),
+            ar.to_vec::<u32>().unwrap(),
+            "case {case} argmax"
+        );
+        assert_close(
+            &f.max_pool3d_backward(&gy, &af, &g).unwrap(),
+            &r.max_pool3d_backward(&gy, &ar, &g).unwrap(),
+            &format!("case {case} max backward"),
+        );
+        for cip in [true, false] {
+            assert_close(
+                &f.avg_pool3d_forward(&x, &g, cip).unwrap(),
+                &r.avg_pool3d_forward(&x, &g, cip).unwrap(),
+                &format!("case {case} avg forward"),
+            );
+            assert_close(
+                &f.avg_pool3d_backward(&gy, &g, cip).unwrap(),
+                &r.avg_pool3d_backward(&gy, &g, cip).unwrap(),
+                &format!("case {case} avg backward"),
+            );
+        }
+    }
+}
+
+#[test]
+fn linear_and_elementwise_match_the_reference() {
+    for (rows, ins, outs) in [(1, 7, 5), (3, 33, 17), (8, 576, 256)] {
+        let (x, w, b, gy) = (
+            tensor(&[rows, ins], 1),
+            tensor(&[outs, ins], 2),
+            tensor(&[outs], 3),
+            tensor(&[rows, outs], 4),
+        );
+        let (f, r) = (CpuFast, CpuReference);
+        let name = |op: &str| format!("linear {rows}x{ins}->{outs} {op}");
+        assert_close(
+            &f.linear_forward(&x, &w, Some(&b)).unwrap(),
+            &r.linear_forward(&x, &w, Some(&b)).unwrap(),
+            &name("forward"),
+        );
+        assert_close(
+            &f.linear_forward(&x, &w, None).unwrap(),
+            &r.linear_forward(&x, &w, None).unwrap(),
+            &name("forward, no bias"),
+        );
+        assert_close(
+            &f.linear_x_backward(&gy, &w).unwrap(),
+            &r.linear_x_backward(&gy, &w).unwrap(),
+            &name("x grad"),
+        );
+        assert_close(
+            &f.linear_weight_backward(&gy, &x).unwrap(),
+            &r.linear_weight_backward(&gy, &x).unwrap(),
+            &name("w grad"),
+        );
+    }
+    let (x, gy) = (tensor(&[3, 1001], 5), tensor(&[3, 1001], 6));
+    let (f, r) = (CpuFast, CpuReference);
+    assert_close(&f.relu_forward(&x).unwrap(), &r.relu_forward(&x).unwrap(), "relu");
+    assert_close(
+        &f.relu_backward(&gy, &x).unwrap(),
+        &r.relu_backward(&gy, &x).unwrap(),
+        "relu backward",
+    );
+    assert_close(&f.add(&x, &gy).unwrap(), &r.add(&x, &gy).unwrap(), "add");
+}
+
+fn bits(t: &Tensor) -> Vec<u32> {
+    t.to_vec::<f32>().unwrap().iter().map(|v| v.to_bits()).collect()
+}
+
+#[test]
+fn same_thread_count_gives_identical_bits() {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+    let run = || {
+        pool.install(|| {
+            let (xd, wd) = ([2, 16, 6, 13, 13], [24, 16, 3, 3, 3]);
+            let (x, w) = (tensor(&xd, 11), tensor(&wd, 12));
+            let g = Conv3dGeometry::new(
+                x.shape(),
+                w.shape(),
+                &Conv3dOptions {
+                    stride: [1; 3],
+                    padding: [1; 3],
+                },
+            )
+            .unwrap();
+            let gy = tensor(&g.output_dims(), 13);
+            let f = CpuFast;
+            [
+                bits(&f.conv3d_forward(&x, &w, None, &g).unwrap()),
+                bits(&f.conv3d_x_backward(&gy, &w, &g).unwrap()),
+                bits(&f.conv3d_weight_backward(&gy, &x, &g).unwrap()),
+                bits(&f.conv3d_bias_backward(&gy, &g).unwrap()),
+            ]
+        })
+    };
+    let (a, b) = (run(), run());
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert!(x == y, "output {i} differs between two runs with 2 threads");
+    }
+}
