@@ -13,6 +13,7 @@ pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod runtime;
+pub mod sampling;
 pub mod tensor;
 pub mod train;
 pub mod workloads;
