@@ -187,7 +187,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         if flag.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
         }
-        eprintln!("\ninterrupt: stopping after this epoch's checkpoint (Ctrl-C again to quit now)");
+        eprintln!(
+            "\ninterrupt: stopping at the next batch; the last epoch's checkpoint is kept (Ctrl-C again to quit now)"
+        );
     });
     println!(
         "run: {} (model {}, sampler {:?}, pooling γ {})",
@@ -200,7 +202,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         out,
         resume,
         progress: !args.quiet,
-        stop_after_epochs: None,
+        interrupt_after_batches: None,
     };
     let summary = train::run(&config, &opts, &interrupt)?;
     if summary.finished {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::data::synth::SynthConfig;
 use crate::error::{Error, Result};
 use crate::sampling::SamplerKind;
 
@@ -17,6 +18,8 @@ pub struct TrainConfig {
     pub train_split: String,
     pub test_split: String,
     pub synth_cache: PathBuf,
+    /// The synthetic benchmark used when `data` is None (generated once per distinct setting).
+    pub synth: SynthConfig,
     pub model: String,
     pub sampler: SamplerKind,
     /// γ of test-time pooling; None = the sampling γ (0 for the uniform sampler: mean pooling).
@@ -56,6 +59,7 @@ impl Default for TrainConfig {
             train_split: "train".into(),
             test_split: "test".into(),
             synth_cache: PathBuf::from("runs/.synth"),
+            synth: SynthConfig::default(),
             model: "tiny-c3d".into(),
             sampler: SamplerKind::Softmax { gamma: 1.0 },
             pool_gamma: None,

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::config::TrainConfig;
 use crate::data::packer::{pack_dataset, PackOptions};
 use crate::data::protocol::{stratified_holdout, Split};
 use crate::data::synth::{generate, GroundTruth, SynthConfig};
@@ -40,9 +41,11 @@ fn ensure_pack(root: &Path, split: &str, out: &Path) -> Result<PathBuf> {
     Ok(out.to_path_buf())
 }
 
-/// The synthetic benchmark under `cache/seed-S`: generated and packed on first use.
-fn synthetic(cache: &Path, seed: u64) -> Result<(PathBuf, PathBuf, PathBuf)> {
-    let dir = cache.join(format!("seed-{seed}"));
+/// The synthetic benchmark of `cfg` under `cache/synth-<hash of cfg>`: generated and packed on
+/// first use, shared by every run with the same settings.
+fn synthetic(cache: &Path, cfg: &SynthConfig) -> Result<(PathBuf, PathBuf, PathBuf)> {
+    let key = serde_json::to_string(cfg).map_err(|e| Error::argument("synth", e.to_string()))?;
+    let dir = cache.join(format!("synth-{:08x}", crate::nn::closed_form::name_hash(&key)));
     let frames = dir.join("frames");
     let done = dir.join("COMPLETE");
     if !done.exists() {
@@ -51,15 +54,7 @@ fn synthetic(cache: &Path, seed: u64) -> Result<(PathBuf, PathBuf, PathBuf)> {
             std::fs::remove_dir_all(&frames).map_err(|e| Error::io(&frames, e))?;
         }
         eprintln!("synthetic benchmark: generating into {} (once)", frames.display());
-        generate(
-            &SynthConfig {
-                seed,
-                ..SynthConfig::default()
-            },
-            &frames,
-            rayon::current_num_threads(),
-            true,
-        )?;
+        generate(cfg, &frames, rayon::current_num_threads(), true)?;
         std::fs::write(&done, b"").map_err(|e| Error::io(&done, e))?;
     }
     let train = ensure_pack(&frames.join("videos"), "train", &dir.join("train.stsmpack"))?;
@@ -71,18 +66,12 @@ fn open_source(path: &Path) -> Result<Arc<dyn VideoSource>> {
     Ok(Arc::new(Pack::open(path)?))
 }
 
-/// Resolves `data` into train and test sources and a stratified validation hold-out.
-pub fn load(
-    data: Option<&Path>,
-    train_split: &str,
-    test_split: &str,
-    cache: &Path,
-    val_fraction: f64,
-    seed: u64,
-) -> Result<RunData> {
-    let (train, test, truth) = match data {
+/// Resolves the run's data into train and test sources and a stratified validation hold-out.
+pub fn load(c: &TrainConfig) -> Result<RunData> {
+    let (train_split, test_split) = (c.train_split.as_str(), c.test_split.as_str());
+    let (train, test, truth) = match c.data.as_deref() {
         None => {
-            let (train, test, truth) = synthetic(cache, 0)?;
+            let (train, test, truth) = synthetic(&c.synth_cache, &c.synth)?;
             (open_source(&train)?, open_source(&test)?, Some(truth))
         }
         Some(p) if p.is_dir() => {
@@ -106,7 +95,7 @@ pub fn load(
             ),
         ));
     }
-    let split = stratified_holdout(train.videos(), val_fraction, seed)?;
+    let split = stratified_holdout(train.videos(), c.val_fraction, c.seed)?;
     let (train_videos, val_videos) = split.indices(0, train.videos())?;
     let mut segments = HashMap::new();
     if let Some(path) = truth {

@@ -40,8 +40,9 @@ pub struct RunOptions {
     pub out: PathBuf,
     pub resume: bool,
     pub progress: bool,
-    /// Stop (as if interrupted) after this many epochs of this invocation: tests of resuming.
-    pub stop_after_epochs: Option<usize>,
+    /// Act as if interrupted (Ctrl-C) after this many training batches of this invocation:
+    /// tests of resuming from a mid-epoch stop.
+    pub interrupt_after_batches: Option<usize>,
 }
 
 #[derive(Clone, Debug)]
@@ -191,14 +192,7 @@ pub fn run(c: &TrainConfig, opts: &RunOptions, interrupt: &AtomicBool) -> Result
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     write_json(&out.join("config.json"), c)?;
 
-    let data = dataset::load(
-        c.data.as_deref(),
-        &c.train_split,
-        &c.test_split,
-        &c.synth_cache,
-        c.val_fraction,
-        c.seed,
-    )?;
+    let data = dataset::load(c)?;
     data.split.save(&out.join("split.json"))?;
     let model = build_model(c, data.classes.len())?;
     let train_aug = AugmentConfig::scaled(c.resize, c.crop);
@@ -245,13 +239,33 @@ pub fn run(c: &TrainConfig, opts: &RunOptions, interrupt: &AtomicBool) -> Result
     }
     let meta = checkpoint_meta(c, &model, &data, &train_aug);
     let eval_aug = train_aug.clone();
-    let mut epochs_this_run = 0;
+    let mut batch_budget = opts.interrupt_after_batches;
     while !st.finished && st.epochs_done < c.epochs {
-        if interrupt.load(Ordering::Relaxed) || opts.stop_after_epochs.is_some_and(|n| epochs_this_run >= n) {
-            break;
-        }
         let epoch = st.epochs_done + 1;
-        let m = train_epoch(c, &model, &mut sgd, &mut st, &data, &train_aug, epoch, opts.progress)?;
+        let stop = Stop {
+            flag: interrupt,
+            budget: &mut batch_budget,
+        };
+        // An interrupted epoch is dropped whole: the state on disk is the end of the previous
+        // epoch, and resuming redoes this one exactly (every draw is a function of that state).
+        let Some(m) = train_epoch(
+            c,
+            &model,
+            &mut sgd,
+            &mut st,
+            &data,
+            &train_aug,
+            epoch,
+            opts.progress,
+            stop,
+        )?
+        else {
+            println!(
+                "interrupted in epoch {epoch}; the checkpoint of epoch {} is kept",
+                st.epochs_done
+            );
+            break;
+        };
         let val = evaluate(
             &model,
             data.train.as_ref(),
@@ -291,7 +305,6 @@ pub fn run(c: &TrainConfig, opts: &RunOptions, interrupt: &AtomicBool) -> Result
         st.epochs_done = epoch;
         st.finished = decision.stop || epoch == c.epochs;
         state::save(out, &model.parameters(), &sgd, &st)?;
-        epochs_this_run += 1;
         if decision.stop {
             println!(
                 "early stop: {} epochs without a better validation loss",
@@ -332,7 +345,26 @@ fn test_best(c: &TrainConfig, model: &Model, data: &RunData, aug: &AugmentConfig
     Ok(test)
 }
 
+/// When to abandon an epoch: the Ctrl-C flag, or a test's batch budget running out.
+struct Stop<'a> {
+    flag: &'a AtomicBool,
+    budget: &'a mut Option<usize>,
+}
+
+impl Stop<'_> {
+    fn now(&mut self) -> bool {
+        if let Some(n) = self.budget.as_mut() {
+            if *n == 0 {
+                return true;
+            }
+            *n -= 1;
+        }
+        self.flag.load(Ordering::Relaxed)
+    }
+}
+
 /// One epoch: every training video once, clip starts from the sampler, scores back into it.
+/// None if interrupted (the caller keeps the previous epoch's checkpoint).
 #[allow(clippy::too_many_arguments)]
 fn train_epoch(
     c: &TrainConfig,
@@ -343,7 +375,8 @@ fn train_epoch(
     aug: &AugmentConfig,
     epoch: usize,
     progress: bool,
-) -> Result<EpochMetrics> {
+    mut stop: Stop<'_>,
+) -> Result<Option<EpochMetrics>> {
     let started = Instant::now();
     let phase = st.sampler.phase(epoch);
     let mut order: Vec<usize> = (0..data.train_videos.len()).collect();
@@ -389,6 +422,10 @@ fn train_epoch(
     let (mut loss_sum, mut correct, mut seen, mut on_segment, mut with_truth, mut micro) =
         (0.0, 0usize, 0usize, 0usize, 0usize, 0);
     for (b, batch) in loader.enumerate() {
+        if stop.now() {
+            bar.finish_and_clear();
+            return Ok(None);
+        }
         let batch = batch?;
         let tape = Tape::new();
         let logits = model.clip_logits(
@@ -436,7 +473,7 @@ fn train_epoch(
     }
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
-    Ok(EpochMetrics {
+    Ok(Some(EpochMetrics {
         epoch,
         phase: phase.to_string(),
         train_loss: loss_sum / seen.max(1) as f64,
@@ -449,5 +486,5 @@ fn train_epoch(
         seconds,
         on_segment_rate: (with_truth > 0).then(|| on_segment as f64 / with_truth as f64),
         starts: order.iter().zip(&starts).map(|(&i, &s)| (i, s)).collect(),
-    })
+    }))
 }
