@@ -267,8 +267,8 @@ fn exploration_covers_every_start_for_many_lengths() {
             s.record(v, epoch, t, 1.0 + t as f32, 0.0);
         }
     }
-    for v in 0..lens.len() {
-        assert!(s.scores(v).iter().all(|&x| x >= 1.0), "len {}", lens[v]);
+    for (v, len) in lens.iter().enumerate() {
+        assert!(s.scores(v).iter().all(|&x| x >= 1.0), "len {len}");
     }
 }
 
