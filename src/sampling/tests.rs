@@ -518,6 +518,19 @@ fn checkpoint_round_trip_continues_bit_identically() {
 }
 
 #[test]
+fn restored_state_must_match_the_videos() {
+    let s = Sampler::new(SamplerConfig::default(), &[150, 20]).unwrap();
+    assert!(s.check_video_lens(&[150, 20]).is_ok());
+    assert!(s
+        .check_video_lens(&[150])
+        .unwrap_err()
+        .to_string()
+        .contains("2 training videos"));
+    let e = s.check_video_lens(&[150, 21]).unwrap_err().to_string();
+    assert!(e.contains("video 1 had 20 frames"), "{e}");
+}
+
+#[test]
 fn awkward_f32_values_survive_json_exactly() {
     let mut s = Sampler::new(softmax_cfg(1.0, 1, 0, 2), &[2000]).unwrap();
     let mut rng = ChaCha8Rng::seed_from_u64(15);
