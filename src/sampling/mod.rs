@@ -263,6 +263,32 @@ impl Sampler {
         self.videos[video].table.len()
     }
 
+    /// After restoring a checkpoint: errors unless the sampler was built for videos with exactly these
+    /// frame counts, in this order (a changed training set would silently mix up score tables).
+    pub fn check_video_lens(&self, video_lens: &[usize]) -> Result<()> {
+        let ours: Vec<usize> = self.videos.iter().map(|s| s.len).collect();
+        if ours.len() != video_lens.len() {
+            return Err(Error::argument(
+                "sampler",
+                format!(
+                    "state is for {} training videos, the data has {}",
+                    ours.len(),
+                    video_lens.len()
+                ),
+            ));
+        }
+        match ours.iter().zip(video_lens).position(|(a, b)| a != b) {
+            Some(v) => Err(Error::argument(
+                "sampler",
+                format!(
+                    "video {v} had {} frames in the saved state, the data has {}",
+                    ours[v], video_lens[v]
+                ),
+            )),
+            None => Ok(()),
+        }
+    }
+
     /// How many records were ignored because the value they carried was NaN or infinite.
     pub fn skipped_non_finite(&self) -> u64 {
         self.skipped_non_finite

@@ -15,6 +15,7 @@ pub(crate) fn slot_start(n: usize, k: usize, exploration_epochs: usize) -> usize
 }
 
 /// All E slot starts of a video, in slot order (they repeat when N < E, e.g. N=2 → 0,0,0,0,1).
+#[cfg(test)]
 pub(crate) fn slot_starts(n: usize, exploration_epochs: usize) -> Vec<usize> {
     (0..exploration_epochs)
         .map(|k| slot_start(n, k, exploration_epochs))
@@ -22,11 +23,11 @@ pub(crate) fn slot_starts(n: usize, exploration_epochs: usize) -> Vec<usize> {
 }
 
 /// Half-width of an exploration plateau: prop = ⌈max(0, N−E)/(E−1)/2⌉ (notes §2), computed in
-/// integers as ⌈a / 2b⌉ = (a + 2b − 1) div 2b.
+/// integers as ⌈a / 2b⌉ with a = max(0, N−E), b = E−1.
 pub(crate) fn plateau_half_width(n: usize, exploration_epochs: usize) -> usize {
     let a = n.saturating_sub(exploration_epochs) as u128;
     let b2 = 2 * (exploration_epochs as u128 - 1);
-    ((a + b2 - 1) / b2) as usize
+    a.div_ceil(b2) as usize
 }
 
 /// Exploration update (notes §2): w is still uninitialised, so the explored score is copied, with

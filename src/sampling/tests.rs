@@ -267,8 +267,8 @@ fn exploration_covers_every_start_for_many_lengths() {
             s.record(v, epoch, t, 1.0 + t as f32, 0.0);
         }
     }
-    for v in 0..lens.len() {
-        assert!(s.scores(v).iter().all(|&x| x >= 1.0), "len {}", lens[v]);
+    for (v, len) in lens.iter().enumerate() {
+        assert!(s.scores(v).iter().all(|&x| x >= 1.0), "len {len}");
     }
 }
 
@@ -515,6 +515,19 @@ fn checkpoint_round_trip_continues_bit_identically() {
             serde_json::to_string(&restored).unwrap()
         );
     }
+}
+
+#[test]
+fn restored_state_must_match_the_videos() {
+    let s = Sampler::new(SamplerConfig::default(), &[150, 20]).unwrap();
+    assert!(s.check_video_lens(&[150, 20]).is_ok());
+    assert!(s
+        .check_video_lens(&[150])
+        .unwrap_err()
+        .to_string()
+        .contains("2 training videos"));
+    let e = s.check_video_lens(&[150, 21]).unwrap_err().to_string();
+    assert!(e.contains("video 1 had 20 frames"), "{e}");
 }
 
 #[test]
