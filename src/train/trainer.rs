@@ -220,6 +220,7 @@ pub fn run(c: &TrainConfig, opts: &RunOptions, interrupt: &AtomicBool) -> Result
     };
     let mut st = if resuming {
         let st = state::load(out, &model.parameters(), &mut sgd)?;
+        st.sampler.check_video_lens(&lens)?;
         metrics::truncate(&out.join("metrics.jsonl"), st.epochs_done)?;
         st
     } else {
@@ -383,7 +384,10 @@ fn train_epoch(
     order.shuffle(&mut st.rng);
     // Each video's table changes only through its own clip, so drawing every start up front is
     // the same as drawing each just before its batch.
-    let starts: Vec<usize> = order.iter().map(|&i| st.sampler.draw(i, epoch, &mut st.rng)).collect();
+    let starts: Vec<usize> = order
+        .iter()
+        .map(|&i| st.sampler.try_draw(i, epoch, &mut st.rng))
+        .collect::<Result<_>>()?;
     let requests: Vec<ClipRequest> = order
         .iter()
         .zip(&starts)
@@ -441,7 +445,7 @@ fn train_epoch(
             let (clip_loss, ok) = scorer::video_loss(row, label);
             let i = order[b * c.batch + j];
             st.sampler
-                .record(i, epoch, starts[b * c.batch + j], row[label] as f32, clip_loss as f32);
+                .try_record(i, epoch, starts[b * c.batch + j], row[label] as f32, clip_loss as f32)?;
             loss_sum += clip_loss;
             correct += ok as usize;
             let id = &data.train.videos()[data.train_videos[i]].id;
