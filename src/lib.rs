@@ -11,6 +11,7 @@ pub mod fsutil;
 pub mod nn;
 pub mod ops;
 pub mod optim;
+pub mod report;
 pub mod runtime;
 pub mod tensor;
 pub mod workloads;
