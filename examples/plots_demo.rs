@@ -29,10 +29,8 @@ fn curves(epochs: usize, rng: &mut ChaCha8Rng) -> Vec<EpochPoint> {
         .map(|e| {
             let t = e as f64;
             let train_loss = 1.95 * (-t / 14.0).exp() + 0.12 + rng.gen_range(-0.03..0.03);
-            let val_loss = 1.9 * (-t / 11.0).exp()
-                + 0.55
-                + 0.0009 * t * t * (t > 20.0) as u8 as f64 * 0.6
-                + rng.gen_range(-0.04..0.04);
+            let val_loss =
+                1.9 * (-t / 11.0).exp() + 0.55 + 0.0006 * (t - 18.0).max(0.0).powi(2) + rng.gen_range(-0.04..0.04);
             EpochPoint {
                 epoch: e,
                 phase: phase(e).into(),

@@ -73,7 +73,8 @@ pub(crate) fn render(points: &[EpochPoint], title: &str, width: u32, height: u32
     let loss_range = axes::data_range(losses(), 0.06).map(|(lo, hi)| {
         // Losses are never negative: do not let padding invent a negative axis.
         let lo = if losses().all(|v| v >= 0.0) { lo.max(0.0) } else { lo };
-        (lo, hi)
+        // Headroom at the top for the phase names and the best-loss label.
+        (lo, hi + 0.12 * (hi - lo))
     });
     let accs = || train_acc.iter().chain(&val_acc).map(|p| p.1);
     let acc_range = if accs().all(|v| (0.0..=1.0).contains(&v)) {
@@ -84,18 +85,11 @@ pub(crate) fn render(points: &[EpochPoint], title: &str, width: u32, height: u32
     };
 
     let x_ticks = axes::nice_ticks(x_range.0, x_range.1, 10, true);
-    let loss_ticks = axes::nice_ticks(
-        loss_range.unwrap_or((0.0, 1.0)).0,
-        loss_range.unwrap_or((0.0, 1.0)).1,
-        6,
-        false,
-    );
-    let acc_ticks = axes::nice_ticks(
-        acc_range.unwrap_or((0.0, 1.0)).0,
-        acc_range.unwrap_or((0.0, 1.0)).1,
-        5,
-        false,
-    );
+    // With nothing finite to show, panels keep a unit range and say so (see below).
+    let loss_y = loss_range.unwrap_or((0.0, 1.0));
+    let acc_y = acc_range.unwrap_or((0.0, 1.0));
+    let loss_ticks = axes::nice_ticks(loss_y.0, loss_y.1, 6, false);
+    let acc_ticks = axes::nice_ticks(acc_y.0, acc_y.1, 6, false);
     let tick_w = loss_ticks
         .iter()
         .chain(&acc_ticks)
@@ -154,7 +148,7 @@ pub(crate) fn render(points: &[EpochPoint], title: &str, width: u32, height: u32
             h: panel_h,
         },
         x: x_range,
-        y: loss_range.unwrap_or((0.0, 1.0)),
+        y: loss_y,
         y_down: false,
     };
     let acc_ax = Axes {
@@ -164,7 +158,7 @@ pub(crate) fn render(points: &[EpochPoint], title: &str, width: u32, height: u32
             w: plot_w,
             h: panel_h,
         },
-        y: acc_range.unwrap_or((0.0, 1.0)),
+        y: acc_y,
         ..loss_ax
     };
 
@@ -202,7 +196,7 @@ pub(crate) fn render(points: &[EpochPoint], title: &str, width: u32, height: u32
                 let tw = Canvas::text_width(phase, TEXT) as f64;
                 if x1 - x0 >= tw + 10.0 {
                     let tx = (x0 + (x1 - x0 - tw) / 2.0).round() as i64;
-                    c.text(tx, ax.rect.y + 6, phase, TEXT, palette::darker(phase_color(phase)));
+                    c.text(tx, ax.rect.y + 8, phase, TEXT, palette::darker(phase_color(phase)));
                 }
             }
         }
@@ -229,13 +223,11 @@ pub(crate) fn render(points: &[EpochPoint], title: &str, width: u32, height: u32
         c.marker(x, y, 10, Marker::Ring, BLACK);
         let label = format!("best {} (epoch {epoch})", text::short_number(loss));
         let lw = Canvas::text_width(&label, TEXT);
-        // Right of the ring when it fits inside the panel, otherwise left of it.
-        let lx = if x + 16 + lw < loss_ax.rect.right() - 4 {
-            x + 16
-        } else {
-            x - 16 - lw
-        };
-        let ly = (y - 26).max(loss_ax.rect.y + 4);
+        // At the top of the panel beside the dashed best-epoch line (right of it when it fits),
+        // below the band names: the curves rarely reach up there once the loss has fallen.
+        let r = loss_ax.rect;
+        let lx = if x + 8 + lw < r.right() - 4 { x + 8 } else { x - 8 - lw };
+        let ly = r.y + 8 + Canvas::text_height(TEXT) + 6;
         c.fill_rect_alpha(lx - 3, ly - 3, lw + 6, Canvas::text_height(TEXT) + 4, WHITE, 0.8);
         c.text(lx, ly, &label, TEXT, BLACK);
     }

@@ -154,6 +154,13 @@ pub fn sampling_maps(traces: &[SamplingTrace], path: &Path) -> Result<()> {
         let (cell, _) = sampling::render(trace, w, h)?;
         grid.blit(&cell, (i % cols) as i64 * w as i64, (i / cols) as i64 * h as i64);
     }
+    // Thin rules between cells so each video's map reads as one unit.
+    for col in 1..cols as i64 {
+        grid.fill_rect(col * w as i64, 0, 1, grid.height() as i64, super::palette::GRID);
+    }
+    for row in 1..rows as i64 {
+        grid.fill_rect(0, row * h as i64, grid.width() as i64, 1, super::palette::GRID);
+    }
     grid.save_png(path)
 }
 

@@ -64,12 +64,24 @@ pub(crate) fn render(trace: &SamplingTrace, width: u32, height: u32) -> Result<(
     let epochs = || trace.picks.iter().map(|p| p.0);
     let (e_min, e_max) = (epochs().min().unwrap_or(1), epochs().max().unwrap_or(1));
 
-    let x_range = (-0.5, n as f64 - 0.5);
+    // Pad both map axes by about 1-2 % so dots on the first/last start or epoch are not cut in
+    // half by the frame; at least half a unit so each start or epoch keeps its own column or row.
+    let pad_x = (0.012 * n as f64).max(0.5);
+    let pad_e = (0.02 * (e_max - e_min) as f64).max(1.0);
+    let x_range = (-pad_x, n as f64 - 1.0 + pad_x);
     let y_scores = score_range.unwrap_or((0.0, 1.0));
-    let y_epochs = (e_min as f64 - 0.5, e_max as f64 + 0.5);
-    let x_ticks = axes::nice_ticks(x_range.0, x_range.1, 10, true);
+    let y_epochs = (e_min as f64 - pad_e, e_max as f64 + pad_e);
+    // Ticks only where a value exists: no "epoch 0" or "start -1" from the padding.
+    let within = |ticks: Vec<(f64, String)>, lo: f64, hi: f64| -> Vec<(f64, String)> {
+        ticks.into_iter().filter(|t| t.0 >= lo && t.0 <= hi).collect()
+    };
+    let x_ticks = within(axes::nice_ticks(x_range.0, x_range.1, 10, true), 0.0, (n - 1) as f64);
     let score_ticks = axes::nice_ticks(y_scores.0, y_scores.1, 5, false);
-    let epoch_ticks = axes::nice_ticks(y_epochs.0, y_epochs.1, 8, true);
+    let epoch_ticks = within(
+        axes::nice_ticks(y_epochs.0, y_epochs.1, 8, true),
+        e_min as f64,
+        e_max as f64,
+    );
     let tick_w = score_ticks
         .iter()
         .chain(&epoch_ticks)
@@ -151,7 +163,7 @@ pub(crate) fn render(trace: &SamplingTrace, width: u32, height: u32) -> Result<(
         y_down: true,
     };
 
-    // Back to front: truth shading, grids, score area and line, picks, apex, frames and labels.
+    // Back to front: truth shading, grids, apex, score area and line, picks, frames and labels.
     if let Some((s0, s1)) = truth {
         for ax in [&score_ax, &map_ax] {
             let x0 = ax.px(s0 as f64 - 0.5).round() as i64;
@@ -162,6 +174,16 @@ pub(crate) fn render(trace: &SamplingTrace, width: u32, height: u32) -> Result<(
     let xs: Vec<f64> = x_ticks.iter().map(|t| t.0).collect();
     score_ax.grid(&mut c, &xs, &score_ticks.iter().map(|t| t.0).collect::<Vec<_>>());
     map_ax.grid(&mut c, &xs, &epoch_ticks.iter().map(|t| t.0).collect::<Vec<_>>());
+
+    // The apex line goes under the data: a pick at the apex must stay visible.
+    if let Some(s) = apex {
+        for ax in [&score_ax, &map_ax] {
+            let x = ax.px(s as f64).round() as i64;
+            for dx in 0..2 {
+                c.dashed_line(x + dx, ax.rect.y, x + dx, ax.rect.bottom() - 1, 8, 5, APEX);
+            }
+        }
+    }
 
     if score_range.is_some() {
         let r = score_ax.rect;
@@ -205,7 +227,7 @@ pub(crate) fn render(trace: &SamplingTrace, width: u32, height: u32) -> Result<(
     }
 
     // Dots about one epoch row tall, but never so small they vanish or so big they merge badly.
-    let row_h = map_h as f64 / (e_max - e_min + 1) as f64;
+    let row_h = map_h as f64 / (y_epochs.1 - y_epochs.0);
     let r = ((row_h * 0.45).floor() as i64).clamp(2, 6);
     for (epoch, start, phase) in &trace.picks {
         let (shape, extra) = phase_marker(phase);
@@ -214,15 +236,6 @@ pub(crate) fn render(trace: &SamplingTrace, width: u32, height: u32) -> Result<(
             map_ax.py(*epoch as f64).round() as i64,
         );
         c.marker(x, y, r + extra, shape, phase_color(phase));
-    }
-
-    if let Some(s) = apex {
-        for ax in [&score_ax, &map_ax] {
-            let x = ax.px(s as f64).round() as i64;
-            for dx in 0..2 {
-                c.dashed_line(x + dx, ax.rect.y, x + dx, ax.rect.bottom() - 1, 8, 5, APEX);
-            }
-        }
     }
 
     for ax in [&score_ax, &map_ax] {
@@ -250,6 +263,135 @@ pub(crate) fn render(trace: &SamplingTrace, width: u32, height: u32) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use image::RgbImage;
+
+    /// L = 115, F = 16 (N = 100); warm-up, the 5 exploration slots, then exploitation around the
+    /// truth segment; a NaN in the scores.
+    fn trace() -> SamplingTrace {
+        let mut picks: Vec<(usize, usize, String)> = [(1, 10), (2, 50), (3, 90)]
+            .iter()
+            .map(|&(e, s)| (e, s, "warm-up".to_string()))
+            .collect();
+        for (i, s) in [74, 0, 49, 99, 24].into_iter().enumerate() {
+            picks.push((4 + i, s, "exploration".into()));
+        }
+        for e in 9..=20 {
+            picks.push((e, 40 + (e * 7) % 25, "exploitation".into()));
+        }
+        let mut final_scores: Vec<f32> = (0..100)
+            .map(|s| (-((s as f32 - 50.0) / 12.0).powi(2)).exp() * 3.0)
+            .collect();
+        final_scores[20] = f32::NAN;
+        SamplingTrace {
+            video_id: "t".into(),
+            video_len: 115,
+            clip_len: 16,
+            picks,
+            final_scores,
+            truth: Some((40, 70)),
+            apex: Some(55),
+        }
+    }
+
+    /// Renders through PNG bytes and back, so the checks see what a reader of the file sees.
+    fn decoded(t: &SamplingTrace) -> (RgbImage, Layout) {
+        let (c, layout) = render(t, 1000, 900).unwrap();
+        let mut bytes = Vec::new();
+        c.encode_png(&mut bytes).unwrap();
+        (image::load_from_memory(&bytes).unwrap().to_rgb8(), layout)
+    }
+
+    fn at(img: &RgbImage, x: f64, y: f64) -> Color {
+        img.get_pixel(x.round() as u32, y.round() as u32).0
+    }
+
+    #[test]
+    fn every_pick_is_a_dot_of_its_phase_colour_at_its_start_and_epoch() {
+        let t = trace();
+        let (img, lay) = decoded(&t);
+        for (epoch, start, phase) in &t.picks {
+            let (x, y) = (lay.map.px(*start as f64), lay.map.py(*epoch as f64));
+            assert_eq!(at(&img, x, y), phase_color(phase), "epoch {epoch} start {start}");
+        }
+    }
+
+    #[test]
+    fn exploration_red_sits_only_in_the_column_of_its_start() {
+        let t = trace();
+        let (img, lay) = decoded(&t);
+        // Epoch 6 explored start 49: on that row, red appears only within a dot radius of it.
+        let row = lay.map.py(6.0).round() as u32;
+        let x49 = lay.map.px(49.0);
+        let red: Vec<u32> = (0..img.width())
+            .filter(|&x| img.get_pixel(x, row).0 == palette::EXPLORATION)
+            .collect();
+        assert!(!red.is_empty());
+        assert!(
+            red.iter().all(|&x| (x as f64 - x49).abs() <= 8.0),
+            "red at {red:?}, start at {x49}"
+        );
+        // Epoch 1 to 3 rows hold no red at all (warm-up).
+        for e in 1..=3 {
+            let row = lay.map.py(e as f64).round() as u32;
+            assert!((0..img.width()).all(|x| img.get_pixel(x, row).0 != palette::EXPLORATION));
+        }
+    }
+
+    #[test]
+    fn truth_segment_is_shaded_only_over_overlapping_starts() {
+        let t = trace();
+        let (img, lay) = decoded(&t);
+        // Frames 40..70 with F = 16: starts 25..=69 overlap it.
+        assert_eq!(t.truth_starts(), Some((25, 69)));
+        let y = lay.map.py(19.5); // between epoch rows: no dots
+        assert_eq!(at(&img, lay.map.px(27.3), y), TRUTH_SHADE);
+        assert_eq!(at(&img, lay.map.px(67.6), y), TRUTH_SHADE);
+        assert_eq!(at(&img, lay.map.px(23.6), y), WHITE);
+        assert_eq!(at(&img, lay.map.px(71.4), y), WHITE);
+    }
+
+    #[test]
+    fn apex_line_and_score_curve_are_drawn() {
+        let t = trace();
+        let (img, lay) = decoded(&t);
+        // Apex frame 55 -> centred clip start 48; the dashed line is black somewhere in that column.
+        assert_eq!(t.apex_start(), Some(48));
+        let x = lay.scores.px(48.0).round() as u32;
+        let r = lay.scores.rect;
+        assert!((r.y as u32..r.bottom() as u32).any(|y| img.get_pixel(x, y).0 == APEX));
+        // The score curve passes through its value at start 80 (line 2 px wide: allow 1 px).
+        let (sx, sy) = (lay.scores.px(80.0), lay.scores.py(t.final_scores[80] as f64));
+        let near = (-1..=1).any(|d| at(&img, sx, sy + d as f64) == SCORE_LINE);
+        assert!(near, "no score line at start 80");
+        // Next to the NaN at start 20 there is a gap: no line pixel in that column of the panel.
+        let gx = lay.scores.px(20.0).round() as u32;
+        assert!((r.y as u32 + 1..r.bottom() as u32 - 1).all(|y| img.get_pixel(gx, y).0 != SCORE_LINE));
+    }
+
+    #[test]
+    fn all_nan_or_missing_scores_still_draw_the_picks() {
+        let mut t = trace();
+        t.final_scores = vec![f32::NAN; 100];
+        let (img, lay) = decoded(&t);
+        assert_eq!(at(&img, lay.map.px(0.0), lay.map.py(5.0)), palette::EXPLORATION);
+        t.final_scores.clear();
+        assert!(render(&t, 1000, 900).is_ok());
+    }
+
+    #[test]
+    fn one_clip_videos_and_long_runs_render() {
+        let t = SamplingTrace {
+            video_id: "short".into(),
+            video_len: 10,
+            clip_len: 16,
+            picks: (1..=200).map(|e| (e, 0, "exploitation".to_string())).collect(),
+            final_scores: vec![0.7],
+            truth: Some((0, 10)),
+            apex: Some(4),
+        };
+        let (img, lay) = decoded(&t);
+        assert_eq!(at(&img, lay.map.px(0.0), lay.map.py(100.0)), palette::EXPLOITATION);
+    }
 
     #[test]
     fn score_interpolation_skips_nan_and_ends() {
