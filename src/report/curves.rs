@@ -34,21 +34,31 @@ fn phase_runs(points: &[&EpochPoint]) -> Vec<(usize, usize, String)> {
     runs
 }
 
-/// Finite (epoch, value) pairs; NaN, infinite and missing values are skipped.
+/// (epoch, value) pairs in epoch order. A missing value (not measured that epoch) is left out,
+/// so the line runs on past it; a NaN or infinite value (measured, but broken) is kept as NaN,
+/// which breaks the line there and is skipped by ranges and the best-loss search.
 fn series(points: &[&EpochPoint], value: impl Fn(&EpochPoint) -> Option<f64>) -> Vec<(f64, f64)> {
     points
         .iter()
-        .filter_map(|p| value(p).filter(|v| v.is_finite()).map(|v| (p.epoch as f64, v)))
+        .filter_map(|p| value(p).map(|v| (p.epoch as f64, if v.is_finite() { v } else { f64::NAN })))
         .collect()
+}
+
+fn finite(pts: &[(f64, f64)]) -> impl Iterator<Item = (f64, f64)> + '_ {
+    pts.iter().copied().filter(|p| p.1.is_finite())
 }
 
 fn draw_series(c: &mut Canvas, ax: &Axes, pts: &[(f64, f64)], color: Color, marker: Marker) {
     for w in pts.windows(2) {
-        c.thick_line((ax.px(w[0].0), ax.py(w[0].1)), (ax.px(w[1].0), ax.py(w[1].1)), 3, color);
+        if w[0].1.is_finite() && w[1].1.is_finite() {
+            c.thick_line((ax.px(w[0].0), ax.py(w[0].1)), (ax.px(w[1].0), ax.py(w[1].1)), 3, color);
+        }
     }
-    // A lone point has no line, so it always gets its marker.
-    if pts.len() <= MAX_MARKED || pts.len() == 1 {
-        for &(x, y) in pts {
+    // Markers while they stay apart; a point between two breaks has no line, so it always gets one.
+    let n = finite(pts).count();
+    for (i, &(x, y)) in pts.iter().enumerate() {
+        let isolated = (i == 0 || !pts[i - 1].1.is_finite()) && pts.get(i + 1).is_none_or(|q| !q.1.is_finite());
+        if y.is_finite() && (n <= MAX_MARKED || isolated) {
             c.marker(ax.px(x).round() as i64, ax.py(y).round() as i64, 4, marker, color);
         }
     }
@@ -69,15 +79,15 @@ pub(crate) fn render(points: &[EpochPoint], title: &str, width: u32, height: u32
     let last = sorted[sorted.len() - 1].epoch as f64;
     let x_range = (first - 0.5, last + 0.5);
 
-    let losses = || train_loss.iter().chain(&val_loss).map(|p| p.1);
+    let losses = || finite(&train_loss).chain(finite(&val_loss)).map(|p| p.1);
     let loss_range = axes::data_range(losses(), 0.06).map(|(lo, hi)| {
         // Losses are never negative: do not let padding invent a negative axis.
         let lo = if losses().all(|v| v >= 0.0) { lo.max(0.0) } else { lo };
         // Headroom at the top for the phase names and the best-loss label.
         (lo, hi + 0.12 * (hi - lo))
     });
-    let accs = || train_acc.iter().chain(&val_acc).map(|p| p.1);
-    let acc_range = if accs().all(|v| (0.0..=1.0).contains(&v)) {
+    let accs = || finite(&train_acc).chain(finite(&val_acc)).map(|p| p.1);
+    let acc_range = if accs().next().is_some() && accs().all(|v| (0.0..=1.0).contains(&v)) {
         // Fractions: always show the whole 0..1 scale so runs compare at a glance.
         Some((-0.02, 1.02))
     } else {
@@ -285,11 +295,39 @@ mod tests {
             point(3, "exploration", f64::INFINITY, Some(1.5)),
         ];
         let refs: Vec<&EpochPoint> = pts.iter().collect();
-        assert_eq!(series(&refs, |p| Some(p.train_loss)), vec![(1.0, 2.0)]);
-        assert_eq!(series(&refs, |p| p.val_loss), vec![(3.0, 1.5)]);
+        let train = series(&refs, |p| Some(p.train_loss));
+        assert_eq!(finite(&train).collect::<Vec<_>>(), vec![(1.0, 2.0)]);
+        assert_eq!(train.len(), 3, "NaN and inf stay, as line breaks");
+        let val = series(&refs, |p| p.val_loss);
+        assert_eq!(val.len(), 2, "a missing value is left out");
+        assert_eq!(finite(&val).collect::<Vec<_>>(), vec![(3.0, 1.5)]);
         assert!(render(&pts, "nan", 1000, 820).is_ok());
         let all_nan = [point(1, "warm-up", f64::NAN, None)];
         assert!(render(&all_nan, "all nan", 1000, 820).is_ok());
+    }
+
+    #[test]
+    fn a_nan_breaks_the_line_and_a_missing_value_does_not() {
+        let mut pts: Vec<EpochPoint> = (1..=20)
+            .map(|e| point(e, "exploitation", 3.0 - 0.1 * e as f64, None))
+            .collect();
+        pts[9].train_loss = f64::NAN; // epoch 10
+        for p in pts.iter_mut().filter(|p| p.epoch % 4 == 0) {
+            p.val_loss = Some(3.2 - 0.1 * p.epoch as f64); // measured every 4th epoch only
+        }
+        let (c, lay) = render(&pts, "gaps", 1000, 820).unwrap();
+        let ax = lay.loss;
+        let column_has = |x: f64, color: Color| {
+            let x = x.round() as i64;
+            (ax.rect.y..ax.rect.bottom()).any(|y| c.pixel(x, y) == Some(color))
+        };
+        assert!(
+            !column_has(ax.px(10.0), TRAIN),
+            "train line drawn through the NaN epoch"
+        );
+        assert!(column_has(ax.px(12.5), TRAIN));
+        // Validation is joined across the unmeasured epochs 9..11.
+        assert!(column_has(ax.px(10.0), VAL));
     }
 
     #[test]
