@@ -87,9 +87,10 @@ fn simulate(id: &str, len: usize, truth: (usize, usize), apex: usize, epochs: us
                 });
                 let t = t.unwrap_or(n - 1);
                 let s = logit(t, &mut rng);
-                for i in t.saturating_sub(16)..(t + 16).min(n) {
+                let lo = t.saturating_sub(16);
+                for (i, wi) in w.iter_mut().enumerate().take((t + 16).min(n)).skip(lo) {
                     let a = (16.0 - (t as f32 - i as f32).abs()) / 16.0;
-                    w[i] += a * (s - w[i]);
+                    *wi += a * (s - *wi);
                 }
                 t
             }

@@ -80,9 +80,9 @@ impl Canvas {
     pub fn blend(&mut self, x: i64, y: i64, c: Color, alpha: f64) {
         let a = alpha.clamp(0.0, 1.0);
         if let Some(i) = self.index(x, y) {
-            for k in 0..3 {
-                let old = self.pixels[i + k] as f64;
-                self.pixels[i + k] = (old + a * (c[k] as f64 - old)).round() as u8;
+            for (px, &new) in self.pixels[i..i + 3].iter_mut().zip(&c) {
+                let old = *px as f64;
+                *px = (old + a * (new as f64 - old)).round() as u8;
             }
         }
     }
@@ -161,8 +161,9 @@ impl Canvas {
         Self::walk_line(a.0, a.1, b.0, b.1, |x, y, _| self.fill_rect(x - off, y - off, w, w, c));
     }
 
-    /// A one-pixel dashed line: `on` pixels drawn, `off` skipped, repeating.
-    pub fn dashed_line(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, on: usize, off: usize, c: Color) {
+    /// A one-pixel dashed line: `dash.0` pixels drawn, `dash.1` skipped, repeating.
+    pub fn dashed_line(&mut self, x0: i64, y0: i64, x1: i64, y1: i64, dash: (usize, usize), c: Color) {
+        let (on, off) = dash;
         let period = (on + off).max(1);
         Self::walk_line(x0, y0, x1, y1, |x, y, n| {
             if n % period < on {
@@ -387,7 +388,7 @@ mod tests {
     #[test]
     fn dashed_line_skips_pixels() {
         let mut c = Canvas::new(12, 1, W).unwrap();
-        c.dashed_line(0, 0, 11, 0, 2, 2, K);
+        c.dashed_line(0, 0, 11, 0, (2, 2), K);
         let xs: Vec<i64> = inked(&c).iter().map(|p| p.0).collect();
         assert_eq!(xs, vec![0, 1, 4, 5, 8, 9]);
     }

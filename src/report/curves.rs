@@ -185,7 +185,7 @@ pub(crate) fn render(points: &[EpochPoint], title: &str, width: u32, height: u32
     if let Some((epoch, _)) = best {
         for ax in [&loss_ax, &acc_ax] {
             let x = ax.px(epoch).round() as i64;
-            c.dashed_line(x, ax.rect.y, x, ax.rect.bottom() - 1, 6, 4, INK);
+            c.dashed_line(x, ax.rect.y, x, ax.rect.bottom() - 1, (6, 4), INK);
         }
     }
     draw_series(&mut c, &loss_ax, &train_loss, TRAIN, Marker::Circle);
@@ -355,6 +355,12 @@ mod tests {
         // Train-loss marker at epoch 10 is drawn in the train colour.
         let (x, y) = (ax.px(10.0).round() as i64, ax.py(0.2).round() as i64);
         assert_eq!(c.pixel(x, y), Some(TRAIN));
+        // ... and so is the train accuracy marker of that epoch in the lower panel.
+        let acc = lay.acc;
+        assert_eq!(
+            c.pixel(acc.px(10.0).round() as i64, acc.py(1.0 - 0.2 / 3.0).round() as i64),
+            Some(TRAIN)
+        );
         // Band colours sit in empty parts of the panel: warm-up near the left, exploitation right.
         let low = ax.rect.bottom() - 3;
         assert_eq!(c.pixel(ax.px(1.7).round() as i64, low), Some(band_color("warm-up")));

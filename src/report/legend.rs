@@ -71,7 +71,7 @@ pub fn draw(c: &mut Canvas, entries: &[(Key, String)], x: i64, y: i64, width: i6
                 Key::Line(col) => c.fill_rect(ex, mid - 1, KEY_W, 3, col),
                 Key::Dashed(col) => {
                     for dy in 0..2 {
-                        c.dashed_line(ex, mid + dy, ex + KEY_W - 1, mid + dy, 5, 3, col);
+                        c.dashed_line(ex, mid + dy, ex + KEY_W - 1, mid + dy, (5, 3), col);
                     }
                 }
                 Key::Marker(shape, col) => c.marker(ex + KEY_W / 2, mid, 5, shape, col),

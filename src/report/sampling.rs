@@ -53,7 +53,7 @@ fn score_at(scores: &[f32], x: f64) -> Option<f64> {
     let i = (x.floor() as usize).min(scores.len() - 2);
     let t = x - i as f64;
     let (a, b) = (scores[i] as f64, scores[i + 1] as f64);
-    (a.is_finite() && b.is_finite()).then(|| a + t * (b - a))
+    (a.is_finite() && b.is_finite()).then_some(a + t * (b - a))
 }
 
 pub(crate) fn render(trace: &SamplingTrace, width: u32, height: u32) -> Result<(Canvas, Layout)> {
@@ -180,7 +180,7 @@ pub(crate) fn render(trace: &SamplingTrace, width: u32, height: u32) -> Result<(
         for ax in [&score_ax, &map_ax] {
             let x = ax.px(s as f64).round() as i64;
             for dx in 0..2 {
-                c.dashed_line(x + dx, ax.rect.y, x + dx, ax.rect.bottom() - 1, 8, 5, APEX);
+                c.dashed_line(x + dx, ax.rect.y, x + dx, ax.rect.bottom() - 1, (8, 5), APEX);
             }
         }
     }
