@@ -12,6 +12,7 @@ pub mod infer;
 pub mod nn;
 pub mod ops;
 pub mod optim;
+pub mod report;
 pub mod runtime;
 pub mod sampling;
 pub mod tensor;
