@@ -3,8 +3,14 @@
 use std::process::Command;
 
 fn engine(args: &[&str]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_stsm-engine")).args(args).output().expect("run stsm-engine");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    let out = Command::new(env!("CARGO_BIN_EXE_stsm-engine"))
+        .args(args)
+        .output()
+        .expect("run stsm-engine");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+    )
 }
 
 #[test]
@@ -20,12 +26,21 @@ fn info_reports_c3d_size_and_cost() {
 fn unknown_model_is_an_error_listing_the_presets() {
     let (ok, text) = engine(&["info", "--model", "resnet50"]);
     assert!(!ok);
-    assert!(text.contains("error: model: invalid argument: unknown model \"resnet50\"") && text.contains("tiny-vgg3d"), "{text}");
+    assert!(
+        text.contains("error: model: invalid argument: unknown model \"resnet50\"") && text.contains("tiny-vgg3d"),
+        "{text}"
+    );
 }
 
 #[test]
 fn inflate_rejects_a_missing_file_naming_it() {
-    let (ok, text) = engine(&["inflate", "--from", "/nonexistent/2d.safetensors", "--to", "/tmp/x.safetensors"]);
+    let (ok, text) = engine(&[
+        "inflate",
+        "--from",
+        "/nonexistent/2d.safetensors",
+        "--to",
+        "/tmp/x.safetensors",
+    ]);
     assert!(!ok);
     assert!(text.contains("/nonexistent/2d.safetensors"), "{text}");
 }

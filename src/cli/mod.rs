@@ -7,6 +7,7 @@ mod info;
 mod pack;
 mod parity;
 mod synth;
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -43,6 +44,8 @@ enum Command {
     Parity(parity::ParityArgs),
     /// Inflate a 2D checkpoint into a 3D one (repeat each kernel along time and divide, or centre).
     Inflate(inflate::InflateArgs),
+    /// Train with temporal stochastic softmax (default: a small model on the synthetic benchmark).
+    Train(train::TrainArgs),
     /// Write the synthetic FER benchmark (frame folders, manifest, ground truth, stills).
     Synth(synth::SynthArgs),
     /// Decode a frame-folder dataset once into a packed, memory-mapped file.
@@ -63,6 +66,7 @@ pub fn run() -> Result<()> {
         Command::Inflate(args) => inflate::run(&args),
         Command::Parity(args) => parity::run(&args),
         Command::Synth(args) => synth::run(&args),
+        Command::Train(args) => train::run(&args),
         Command::Pack(args) => pack::run(&args),
     }
 }

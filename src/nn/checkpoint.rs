@@ -44,6 +44,8 @@ pub struct CheckpointMeta {
 /// A loaded checkpoint: tensors by name (f32, or f64 where stored so) and the metadata if it was written by us.
 pub struct Checkpoint {
     pub meta: Option<CheckpointMeta>,
+    /// Other string metadata of the file (e.g. a resume state's epoch).
+    pub notes: BTreeMap<String, String>,
     pub tensors: BTreeMap<String, Tensor>,
 }
 
@@ -67,21 +69,33 @@ fn encode(name: &str, t: &Tensor) -> Result<(safetensors::Dtype, Vec<u8>)> {
 
 /// Writes `tensors` (name, value) and `meta` to `path` atomically, each in its float type.
 pub fn save(path: &Path, tensors: &[(String, Tensor)], meta: Option<&CheckpointMeta>) -> Result<()> {
-    let mut views = Vec::with_capacity(tensors.len());
+    let mut metadata = HashMap::new();
+    if let Some(m) = meta {
+        let json = serde_json::to_string(m)
+            .map_err(|e| Error::argument("checkpoint", format!("cannot encode metadata: {e}")))?;
+        metadata.insert(META_KEY.to_string(), json);
+    }
+    save_raw(path, tensors, metadata)
+}
+
+/// Writes `tensors` with free-form string metadata `notes` (no model metadata), atomically.
+pub fn save_with_notes(path: &Path, tensors: &[(String, Tensor)], notes: BTreeMap<String, String>) -> Result<()> {
+    save_raw(path, tensors, notes.into_iter().collect())
+}
+
+fn save_raw(path: &Path, tensors: &[(String, Tensor)], metadata: HashMap<String, String>) -> Result<()> {
     let mut bytes = Vec::with_capacity(tensors.len());
     for (name, t) in tensors {
         let (dtype, data) = encode(name, t)?;
         bytes.push((name.clone(), dtype, t.dims().to_vec(), data));
     }
+    let mut views = Vec::with_capacity(tensors.len());
     for (name, dtype, dims, data) in &bytes {
         let view = safetensors::tensor::TensorView::new(*dtype, dims.clone(), data)
             .map_err(|e| Error::argument("checkpoint", format!("{name}: {e}")))?;
         views.push((name.clone(), view));
     }
-    let metadata = meta
-        .map(|m| serde_json::to_string(m).map(|json| HashMap::from([(META_KEY.to_string(), json)])))
-        .transpose()
-        .map_err(|e| Error::argument("checkpoint", format!("cannot encode metadata: {e}")))?;
+    let metadata = (!metadata.is_empty()).then_some(metadata);
     let encoded = safetensors::serialize(views, metadata)
         .map_err(|e| Error::argument("checkpoint", format!("{}: {e}", path.display())))?;
     write_atomically(path, |f| std::io::Write::write_all(f, &encoded))
@@ -137,6 +151,16 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
             format!("{} is not a safetensors file: {e}", path.display()),
         )
     })?;
+    let notes: BTreeMap<String, String> = header
+        .metadata()
+        .as_ref()
+        .map(|m| {
+            m.iter()
+                .filter(|(k, _)| k.as_str() != META_KEY)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        })
+        .unwrap_or_default();
     let meta = match header.metadata().as_ref().and_then(|m| m.get(META_KEY)) {
         Some(json) => Some(serde_json::from_str(json).map_err(|e| {
             Error::argument(
@@ -153,7 +177,7 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
         let t = decode(&name, &view, path)?;
         tensors.insert(name, t);
     }
-    Ok(Checkpoint { meta, tensors })
+    Ok(Checkpoint { meta, notes, tensors })
 }
 
 /// True when `name` is `prefix` itself or a tensor under it (`fc8` covers `fc8.weight`).

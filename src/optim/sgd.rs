@@ -106,6 +106,52 @@ impl Sgd {
         Ok(())
     }
 
+    /// The momentum buffers by parameter name (for checkpoints); params not yet updated have none.
+    pub fn momentum_buffers(&self) -> Vec<(String, Tensor)> {
+        let params = self.groups.iter().flat_map(|g| &g.params);
+        params
+            .zip(self.buffers.iter().flatten())
+            .filter_map(|(p, b)| Some((p.name().to_string(), b.clone()?)))
+            .collect()
+    }
+
+    /// Restores buffers saved by `momentum_buffers`; every name must be a parameter of this
+    /// optimizer with the same shape, else nothing changes and the error names the tensor.
+    pub fn load_momentum_buffers(&mut self, saved: &std::collections::BTreeMap<String, Tensor>) -> Result<()> {
+        let mut restored = self.buffers.clone();
+        let mut found = 0;
+        for (group, buffers) in self.groups.iter().zip(restored.iter_mut()) {
+            for (param, buffer) in group.params.iter().zip(buffers.iter_mut()) {
+                *buffer = match saved.get(param.name()) {
+                    Some(t) if t.dims() != param.value().dims() => {
+                        return Err(Error::shape(
+                            "sgd",
+                            format!(
+                                "momentum of {}: saved {}, parameter {}",
+                                param.name(),
+                                t.shape(),
+                                param.value().shape()
+                            ),
+                        ))
+                    }
+                    Some(t) => {
+                        found += 1;
+                        Some(t.to_dtype(param.value().dtype())?)
+                    }
+                    None => None,
+                };
+            }
+        }
+        if found != saved.len() {
+            return Err(Error::argument(
+                "sgd",
+                "saved momentum buffers name parameters this optimizer does not have",
+            ));
+        }
+        self.buffers = restored;
+        Ok(())
+    }
+
     /// Drops every accumulated gradient without updating (e.g. a partial accumulation).
     pub fn zero_grad(&self) {
         self.groups.iter().flat_map(|g| &g.params).for_each(Param::zero_grad);

@@ -1,3 +1,11 @@
 //! Training: the temporal stochastic softmax loop, its schedules and the run directory.
 
+pub mod config;
+pub mod dataset;
+pub mod metrics;
 pub mod schedule;
+pub mod state;
+pub mod trainer;
+
+pub use config::TrainConfig;
+pub use trainer::{run, RunOptions, RunSummary};

@@ -1,0 +1,220 @@
+//! `stsm-engine train`: temporal stochastic softmax training. With no arguments it trains a small
+//! model on the built-in synthetic benchmark and ends with its test accuracy.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use clap::{Args, ValueEnum};
+
+use crate::error::{Error, Result};
+use crate::sampling::SamplerKind;
+use crate::train::{self, RunOptions, TrainConfig};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum SamplerName {
+    /// The paper's baseline: uniform clip starts every epoch, mean pooling at test.
+    Uniform,
+    /// Temporal stochastic softmax: warm-up, exploration, then starts ~ softmax(γ·w).
+    Softmax,
+    /// A learned sampling distribution trained with REINFORCE (paper Eq. 5, Table 1).
+    Reinforce,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Preset {
+    /// The authors' settings (VGG-3D, batch 4 × 8 accumulated, their learning rates and weight
+    /// decays rescaled for averaged accumulation).
+    Reference,
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// A TOML file with any of the run settings (flags given here override it).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Start from a named preset of settings.
+    #[arg(long, value_enum)]
+    preset: Option<Preset>,
+    /// Frame-folder root ROOT/<split>/<Class>/<video>/*.png (default: the synthetic benchmark).
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Model: tiny-c3d, tiny-vgg3d, c3d or vgg3d.
+    #[arg(long)]
+    model: Option<String>,
+    #[arg(long, value_enum)]
+    sampler: Option<SamplerName>,
+    /// Inverse temperature of clip sampling (and, unless --pool-gamma, of test pooling).
+    #[arg(long)]
+    gamma: Option<f64>,
+    /// Inverse temperature of validation/test pooling (default: --gamma; 0 for uniform).
+    #[arg(long)]
+    pool_gamma: Option<f64>,
+    /// REINFORCE learning rate of the per-video sampling scores.
+    #[arg(long, default_value_t = 0.1)]
+    reinforce_lr: f64,
+    /// Maximum number of epochs.
+    #[arg(long)]
+    epochs: Option<usize>,
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Micro-batches averaged into one SGD step.
+    #[arg(long)]
+    accumulate: Option<usize>,
+    #[arg(long)]
+    lr_head: Option<f64>,
+    #[arg(long)]
+    lr_backbone: Option<f64>,
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Start from this checkpoint (e.g. converted Sports-1M C3D weights, or an inflated VGG).
+    #[arg(long)]
+    init: Option<PathBuf>,
+    /// With --init: tensors to re-initialise, e.g. fc8 (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    reinit: Vec<String>,
+    /// Run directory (default: runs/<model>-<sampler>-g<gamma>-s<seed>).
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Continue the run in this directory from its last epoch (its saved settings are used).
+    #[arg(long, conflicts_with_all = ["config", "preset", "data", "model", "sampler", "gamma", "out"])]
+    resume: Option<PathBuf>,
+    /// Compute device: auto, cpu (CUDA lands with the CUDA backend).
+    #[arg(long, default_value = "auto")]
+    device: String,
+    /// No progress bars (one line per epoch only).
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn resolve(args: &TrainArgs) -> Result<TrainConfig> {
+    let mut c = match args.preset {
+        Some(Preset::Reference) => TrainConfig::reference(),
+        None => TrainConfig::default(),
+    };
+    if let Some(path) = &args.config {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        c = toml::from_str(&text).map_err(|e| Error::data(path, format!("not a valid run config: {e}")))?;
+    }
+    // γ for a newly chosen sampler: the flag, else the config's own (1 when it had none).
+    let gamma = args.gamma.unwrap_or(match c.sampler {
+        SamplerKind::Uniform => 1.0,
+        SamplerKind::Softmax { gamma } | SamplerKind::Reinforce { gamma, .. } => gamma,
+    });
+    if let Some(s) = args.sampler {
+        c.sampler = match s {
+            SamplerName::Uniform => SamplerKind::Uniform,
+            SamplerName::Softmax => SamplerKind::Softmax { gamma },
+            SamplerName::Reinforce => SamplerKind::Reinforce {
+                gamma,
+                lr: args.reinforce_lr,
+                baseline_decay: 0.9,
+            },
+        };
+    } else if let Some(g) = args.gamma {
+        c.sampler = match c.sampler {
+            SamplerKind::Uniform => {
+                return Err(Error::argument(
+                    "train",
+                    "--gamma has no effect with the uniform sampler",
+                ))
+            }
+            SamplerKind::Softmax { .. } => SamplerKind::Softmax { gamma: g },
+            SamplerKind::Reinforce { lr, baseline_decay, .. } => SamplerKind::Reinforce {
+                gamma: g,
+                lr,
+                baseline_decay,
+            },
+        };
+    }
+    macro_rules! set {
+        ($($field:ident),*) => { $( if let Some(v) = &args.$field { c.$field = v.clone(); } )* };
+    }
+    set!(model, epochs, batch, accumulate, lr_head, lr_backbone, seed);
+    if args.data.is_some() {
+        c.data = args.data.clone();
+    }
+    if args.pool_gamma.is_some() {
+        c.pool_gamma = args.pool_gamma;
+    }
+    if args.init.is_some() {
+        c.init = args.init.clone();
+        c.reinit = args.reinit.clone();
+    }
+    c.validate()?;
+    Ok(c)
+}
+
+fn default_out(c: &TrainConfig) -> PathBuf {
+    let sampler = match c.sampler {
+        SamplerKind::Uniform => "uniform".to_string(),
+        SamplerKind::Softmax { gamma } => format!("softmax-g{gamma}"),
+        SamplerKind::Reinforce { gamma, .. } => format!("reinforce-g{gamma}"),
+    };
+    PathBuf::from(format!("runs/{}-{sampler}-s{}", c.model, c.seed))
+}
+
+pub fn run(args: &TrainArgs) -> Result<()> {
+    if !matches!(args.device.as_str(), "auto" | "cpu") {
+        return Err(Error::argument(
+            "--device",
+            format!("{:?}: this build trains on the CPU only (auto, cpu)", args.device),
+        ));
+    }
+    if args.device == "auto" {
+        println!("device: cpu (the CUDA backend is not part of this build yet)");
+    }
+    let (config, out, resume) = match &args.resume {
+        Some(dir) => {
+            let path = dir.join("config.json");
+            let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+            let mut c: TrainConfig = serde_json::from_str(&text).map_err(|e| Error::data(&path, e.to_string()))?;
+            if let Some(e) = args.epochs {
+                c.epochs = e;
+            }
+            (c, dir.clone(), true)
+        }
+        None => {
+            let c = resolve(args)?;
+            let out = args.out.clone().unwrap_or_else(|| default_out(&c));
+            (c, out, false)
+        }
+    };
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&interrupt);
+    // A second Ctrl-C while the epoch finishes kills the process as usual.
+    let _ = ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            std::process::exit(130);
+        }
+        eprintln!(
+            "\ninterrupt: stopping at the next batch; the last epoch's checkpoint is kept (Ctrl-C again to quit now)"
+        );
+    });
+    println!(
+        "run: {} (model {}, sampler {:?}, pooling γ {})",
+        out.display(),
+        config.model,
+        config.sampler,
+        config.pooling_gamma()
+    );
+    let opts = RunOptions {
+        out,
+        resume,
+        progress: !args.quiet,
+        interrupt_after_batches: None,
+    };
+    let summary = train::run(&config, &opts, &interrupt)?;
+    if summary.finished {
+        println!(
+            "done: {} epochs, best validation loss {:.4} at epoch {}; test accuracy {:.1} % (loss {:.4}) -> {}",
+            summary.epochs_done,
+            summary.best_val_loss.unwrap_or(f64::NAN),
+            summary.best_epoch.map(|e| e.to_string()).unwrap_or_else(|| "-".into()),
+            100.0 * summary.test_acc,
+            summary.test_loss,
+            summary.out.display()
+        );
+    }
+    Ok(())
+}

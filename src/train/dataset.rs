@@ -1,0 +1,116 @@
+//! Where a run's videos come from: the synthetic benchmark (generated and packed once into a
+//! cache), a pack file, or a frame-folder root; the train / validation / test split; and, on
+//! synthetic data, each video's informative segment for the on-segment rate.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::config::TrainConfig;
+use crate::data::packer::{pack_dataset, PackOptions};
+use crate::data::protocol::{stratified_holdout, Split};
+use crate::data::synth::{generate, GroundTruth, SynthConfig};
+use crate::data::{discover_split, Interp, Pack, VideoSource};
+use crate::error::{Error, Result};
+
+pub struct RunData {
+    pub train: Arc<dyn VideoSource>,
+    pub test: Arc<dyn VideoSource>,
+    /// Indices into `train`'s videos.
+    pub train_videos: Vec<usize>,
+    pub val_videos: Vec<usize>,
+    pub split: Split,
+    /// Informative segment [start, end) in frames, by video id (synthetic benchmark only).
+    pub segments: HashMap<String, (usize, usize)>,
+    pub classes: Vec<String>,
+}
+
+/// Packs split `split` of the frame-folder `root` into `out` unless it is already there.
+fn ensure_pack(root: &Path, split: &str, out: &Path) -> Result<PathBuf> {
+    if !out.exists() {
+        let discovery = discover_split(root, split, None)?;
+        let opts = PackOptions {
+            size: None,
+            interp: Interp::Bilinear,
+            skip_bad: false,
+            progress: true,
+            threads: rayon::current_num_threads(),
+        };
+        pack_dataset(&discovery, out, &opts)?;
+    }
+    Ok(out.to_path_buf())
+}
+
+/// The synthetic benchmark of `cfg` under `cache/synth-<hash of cfg>`: generated and packed on
+/// first use, shared by every run with the same settings.
+fn synthetic(cache: &Path, cfg: &SynthConfig) -> Result<(PathBuf, PathBuf, PathBuf)> {
+    let key = serde_json::to_string(cfg).map_err(|e| Error::argument("synth", e.to_string()))?;
+    let dir = cache.join(format!("synth-{:08x}", crate::nn::closed_form::name_hash(&key)));
+    let frames = dir.join("frames");
+    let done = dir.join("COMPLETE");
+    if !done.exists() {
+        if frames.exists() {
+            // A generation interrupted earlier: start again rather than mix two.
+            std::fs::remove_dir_all(&frames).map_err(|e| Error::io(&frames, e))?;
+        }
+        eprintln!("synthetic benchmark: generating into {} (once)", frames.display());
+        generate(cfg, &frames, rayon::current_num_threads(), true)?;
+        std::fs::write(&done, b"").map_err(|e| Error::io(&done, e))?;
+    }
+    let train = ensure_pack(&frames.join("videos"), "train", &dir.join("train.stsmpack"))?;
+    let test = ensure_pack(&frames.join("videos"), "test", &dir.join("test.stsmpack"))?;
+    Ok((train, test, frames.join("ground_truth.json")))
+}
+
+fn open_source(path: &Path) -> Result<Arc<dyn VideoSource>> {
+    Ok(Arc::new(Pack::open(path)?))
+}
+
+/// Resolves the run's data into train and test sources and a stratified validation hold-out.
+pub fn load(c: &TrainConfig) -> Result<RunData> {
+    let (train_split, test_split) = (c.train_split.as_str(), c.test_split.as_str());
+    let (train, test, truth) = match c.data.as_deref() {
+        None => {
+            let (train, test, truth) = synthetic(&c.synth_cache, &c.synth)?;
+            (open_source(&train)?, open_source(&test)?, Some(truth))
+        }
+        Some(p) if p.is_dir() => {
+            // A frame-folder root: pack each split beside the data once (decoding is the slow part).
+            let train = ensure_pack(p, train_split, &p.join(format!(".{train_split}.stsmpack")))?;
+            let test = ensure_pack(p, test_split, &p.join(format!(".{test_split}.stsmpack")))?;
+            let truth = p.parent().map(|d| d.join("ground_truth.json")).filter(|t| t.exists());
+            (open_source(&train)?, open_source(&test)?, truth)
+        }
+        Some(p) => {
+            return Err(Error::data(p, "expected a frame-folder root (ROOT/<split>/<Class>/<video>/); pack files for train and test come from it"));
+        }
+    };
+    if train.classes() != test.classes() {
+        return Err(Error::argument(
+            "train",
+            format!(
+                "train classes {:?} differ from test classes {:?}",
+                train.classes(),
+                test.classes()
+            ),
+        ));
+    }
+    let split = stratified_holdout(train.videos(), c.val_fraction, c.seed)?;
+    let (train_videos, val_videos) = split.indices(0, train.videos())?;
+    let mut segments = HashMap::new();
+    if let Some(path) = truth {
+        for v in GroundTruth::load(&path)?.videos {
+            segments.insert(v.id.clone(), (v.segment[0], v.segment[1]));
+        }
+    }
+    let classes = train.classes().to_vec();
+    Ok(RunData {
+        train,
+        test,
+        train_videos,
+        val_videos,
+        split,
+        segments,
+        classes,
+    })
+}
