@@ -165,3 +165,39 @@ fn device_memory_is_freed_when_tensors_drop() {
     }
     assert_eq!(emu.live_bytes(), 0, "device buffers leaked");
 }
+
+#[test]
+fn a_multi_tensor_step_rejects_mixed_dtypes_and_sizes() {
+    use stsm_engine::optim::{SgdStep, SgdTensors};
+    let h = SgdStep {
+        lr: 0.1,
+        weight_decay: 0.0,
+        momentum: 0.9,
+        dampening: 0.0,
+        nesterov: false,
+        grad_scale: 1.0,
+    };
+    let p32 = on(Device::CudaEmu, &Tensor::from_vec(&[3], vec![1f32, 2.0, 3.0]).unwrap());
+    let p64 = on(Device::CudaEmu, &Tensor::from_vec(&[3], vec![1f64, 2.0, 3.0]).unwrap());
+    let short = on(Device::CudaEmu, &Tensor::from_vec(&[2], vec![1f32, 2.0]).unwrap());
+    let mixed = [
+        SgdTensors {
+            param: &p32,
+            grad: &p32,
+            momentum: None,
+        },
+        SgdTensors {
+            param: &p64,
+            grad: &p64,
+            momentum: None,
+        },
+    ];
+    let err = CudaBackend.sgd_step_many(&mixed, &h).unwrap_err().to_string();
+    assert!(err.contains("multi-tensor step"), "{err}");
+    let sized = [SgdTensors {
+        param: &p32,
+        grad: &short,
+        momentum: None,
+    }];
+    assert!(CudaBackend.sgd_step_many(&sized, &h).is_err());
+}

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::error::Result;
 use crate::ops::geometry::{Conv3dGeometry, Pool3dGeometry};
-use crate::optim::SgdStep;
+use crate::optim::{SgdStep, SgdTensors};
 use crate::tensor::{Device, Tensor};
 
 pub trait Backend: Send + Sync {
@@ -65,6 +65,16 @@ pub trait Backend: Send + Sync {
         momentum: Option<&Tensor>,
         h: &SgdStep,
     ) -> Result<(Tensor, Tensor)>;
+
+    /// The same update of several tensors (one dtype, this backend's device) with shared
+    /// hyper-parameters; a backend may do them all at once (CUDA: one launch). The default
+    /// steps them one by one.
+    fn sgd_step_many(&self, items: &[SgdTensors<'_>], h: &SgdStep) -> Result<Vec<(Tensor, Tensor)>> {
+        items
+            .iter()
+            .map(|it| self.sgd_step(it.param, it.grad, it.momentum, h))
+            .collect()
+    }
 }
 
 /// Which CPU implementation computes CPU tensors.

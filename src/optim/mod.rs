@@ -2,4 +2,4 @@
 
 pub mod sgd;
 
-pub use sgd::{ParamGroup, Sgd, SgdStep};
+pub use sgd::{ParamGroup, Sgd, SgdStep, SgdTensors};

@@ -28,6 +28,14 @@ pub struct SgdStep {
     pub grad_scale: f64,
 }
 
+/// One (parameter, gradient, momentum buffer) triple of a multi-tensor update.
+pub struct SgdTensors<'a> {
+    pub param: &'a Tensor,
+    pub grad: &'a Tensor,
+    /// None before the parameter's first momentum step.
+    pub momentum: Option<&'a Tensor>,
+}
+
 pub struct Sgd {
     groups: Vec<ParamGroup>,
     momentum: f64,
@@ -94,12 +102,39 @@ impl Sgd {
                 nesterov: self.nesterov,
                 grad_scale: 1.0 / micro_batches as f64,
             };
-            for (param, buffer) in group.params.iter().zip(buffers.iter_mut()) {
-                let Some(grad) = param.grad() else { continue };
-                let value = param.value();
-                let (new_value, new_buffer) = backend::of(&value).sgd_step(&value, &grad, buffer.as_ref(), &hyper)?;
+            // The parameters that have a gradient, stepped together: one call (on CUDA one
+            // launch) per group when they share a device and dtype, else one call each.
+            let live: Vec<(usize, Tensor, Tensor)> = group
+                .params
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| Some((i, p.value(), p.grad()?)))
+                .collect();
+            let Some((_, first, _)) = live.first() else { continue };
+            let uniform = live
+                .iter()
+                .all(|(_, v, _)| v.device() == first.device() && v.dtype() == first.dtype());
+            let items: Vec<SgdTensors> = live
+                .iter()
+                .map(|(i, value, grad)| SgdTensors {
+                    param: value,
+                    grad,
+                    momentum: buffers[*i].as_ref(),
+                })
+                .collect();
+            let stepped = if uniform {
+                backend::of(first).sgd_step_many(&items, &hyper)?
+            } else {
+                items
+                    .iter()
+                    .map(|it| backend::of(it.param).sgd_step(it.param, it.grad, it.momentum, &hyper))
+                    .collect::<Result<Vec<_>>>()?
+            };
+            drop(items);
+            for ((i, _, _), (new_value, new_buffer)) in live.iter().zip(stepped) {
+                let param = &group.params[*i];
                 param.set_value(new_value)?;
-                *buffer = (self.momentum != 0.0).then_some(new_buffer);
+                buffers[*i] = (self.momentum != 0.0).then_some(new_buffer);
                 param.zero_grad();
             }
         }

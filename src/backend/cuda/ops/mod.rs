@@ -15,7 +15,7 @@ pub mod temporal;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
 use crate::ops::geometry::{Conv3dGeometry, Pool3dGeometry};
-use crate::optim::SgdStep;
+use crate::optim::{SgdStep, SgdTensors};
 use crate::tensor::{DType, Tensor};
 
 pub struct CudaBackend;
@@ -148,5 +148,12 @@ impl Backend for CudaBackend {
         h: &SgdStep,
     ) -> Result<(Tensor, Tensor)> {
         by_dtype!("sgd_step", param, optim::sgd_step, (param, grad, momentum, h))
+    }
+
+    fn sgd_step_many(&self, items: &[SgdTensors<'_>], h: &SgdStep) -> Result<Vec<(Tensor, Tensor)>> {
+        let Some(first) = items.first() else {
+            return Ok(Vec::new());
+        };
+        by_dtype!("sgd_step", first.param, optim::sgd_step_many, (items, h))
     }
 }

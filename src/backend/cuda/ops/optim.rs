@@ -1,20 +1,14 @@
 //! Launcher of kernels/optim.cu: the SGD-momentum update. The kernel takes a table of any
 //! number of tensors so a whole parameter group can step in one launch; the `Backend` trait
-//! steps one tensor at a time, which is a table of one.
+//! `Backend::sgd_step_many` (what `Sgd::step` calls per parameter group) is one launch.
 
 use super::common::{self as c, empty, launch, ptr};
 use crate::backend::cuda::launcher::DeviceBuffer;
 use crate::backend::cuda::params::{as_bytes, KernelFloat, SgdParams, SgdSlot};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::optim::SgdStep;
+pub use crate::optim::SgdTensors;
 use crate::tensor::Tensor;
-
-/// One (param, grad, momentum) triple of a multi-tensor step.
-pub struct SgdTensors<'a> {
-    pub param: &'a Tensor,
-    pub grad: &'a Tensor,
-    pub momentum: Option<&'a Tensor>,
-}
 
 /// Steps every tensor of `items` in one launch; returns (new param, new momentum) per item.
 pub fn sgd_step_many<T: KernelFloat>(items: &[SgdTensors<'_>], h: &SgdStep) -> Result<Vec<(Tensor, Tensor)>> {
@@ -27,6 +21,23 @@ pub fn sgd_step_many<T: KernelFloat>(items: &[SgdTensors<'_>], h: &SgdStep) -> R
     let mut slots = Vec::with_capacity(items.len());
     let mut offset = 0i64;
     for it in items {
+        // The kernel reads raw pointers: every tensor must be a T array of the param's size on
+        // this device.
+        for t in [Some(it.param), Some(it.grad), it.momentum].into_iter().flatten() {
+            if t.dtype() != T::DTYPE || t.numel() != it.param.numel() || t.device() != first.param.device() {
+                return Err(Error::type_mismatch(
+                    OP,
+                    format!(
+                        "every tensor of a multi-tensor step must be {:?} on {} with the parameter's size; got {:?} {} on {}",
+                        T::DTYPE,
+                        first.param.device(),
+                        t.dtype(),
+                        t.shape(),
+                        t.device()
+                    ),
+                ));
+            }
+        }
         let (p, b) = (
             empty(&l, it.param.dims(), T::DTYPE)?,
             empty(&l, it.param.dims(), T::DTYPE)?,
