@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use cudarc::driver::{result, sys};
 
+use super::caching::CachingAllocator;
 use super::launcher::{DevicePtr, KernelLauncher, LaunchConfig};
 use super::module_cache::ModuleCache;
 use crate::error::{Error, Result};
@@ -45,7 +46,7 @@ fn driver_err(context: impl Into<String>, e: result::DriverError) -> Error {
 }
 
 impl CudaDriver {
-    /// The launcher of GPU `ordinal`, created on first use.
+    /// The launcher of GPU `ordinal` (behind a caching allocator), created on first use.
     pub fn get(ordinal: usize) -> Result<Arc<dyn KernelLauncher>> {
         static DEVICES: OnceLock<Mutex<HashMap<usize, Arc<dyn KernelLauncher>>>> = OnceLock::new();
         let mut map = DEVICES
@@ -55,7 +56,7 @@ impl CudaDriver {
         if let Some(l) = map.get(&ordinal) {
             return Ok(Arc::clone(l));
         }
-        let l: Arc<dyn KernelLauncher> = Arc::new(CudaDriver::new(ordinal)?);
+        let l: Arc<dyn KernelLauncher> = Arc::new(CachingAllocator::new(CudaDriver::new(ordinal)?));
         map.insert(ordinal, Arc::clone(&l));
         Ok(l)
     }

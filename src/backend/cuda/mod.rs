@@ -2,16 +2,16 @@
 //! launched through the `KernelLauncher` trait — by the real driver, or by the CPU emulator
 //! of the execution model (feature `cuda-emulation`) that tests run without a GPU.
 
-pub mod launcher;
-pub mod nvrtc;
-pub mod params;
-pub mod registry;
-
+pub mod caching;
 pub mod device;
 pub mod driver;
 #[cfg(feature = "cuda-emulation")]
 pub mod emulator;
+pub mod launcher;
 pub mod module_cache;
+pub mod nvrtc;
 pub mod ops;
+pub mod params;
+pub mod registry;
 
 pub use ops::CudaBackend;
