@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <algorithm>
 #include <exception>
+#include <functional>
 #include <stdexcept>
 #include <mutex>
 #include <string>
@@ -196,6 +197,56 @@ const KernelEntry* find_kernel(const char* name, bool mutant) {
 // Emulated launches are serialised process-wide: static __shared__ storage is one copy.
 std::mutex launch_lock;
 
+// OS threads kept across launches (creating a block's worth of threads per launch cost more
+// than the small kernels themselves). Worker i runs emulated thread i of every launch with
+// more than i threads; run() returns when all of them have finished.
+class WorkerPool {
+  public:
+    void run(int n, const std::function<void(int)>& job) {
+        std::unique_lock<std::mutex> lk(m_);
+        while ((int)workers_ < n) {
+            std::thread(&WorkerPool::worker, this, (int)workers_).detach();
+            ++workers_;
+        }
+        job_ = &job;
+        job_threads_ = n;
+        remaining_ = n;
+        ++generation_;
+        work_.notify_all();
+        done_.wait(lk, [&] { return remaining_ == 0; });
+        job_ = nullptr;
+    }
+
+  private:
+    void worker(int i) {
+        u64 seen = 0;
+        std::unique_lock<std::mutex> lk(m_);
+        for (;;) {
+            work_.wait(lk, [&] { return generation_ != seen; });
+            seen = generation_;
+            if (i >= job_threads_) continue;
+            const std::function<void(int)>* job = job_;
+            lk.unlock();
+            (*job)(i);
+            lk.lock();
+            if (--remaining_ == 0) done_.notify_one();
+        }
+    }
+
+    std::mutex m_;
+    std::condition_variable work_, done_;
+    size_t workers_ = 0;
+    u64 generation_ = 0;
+    const std::function<void(int)>* job_ = nullptr;
+    int job_threads_ = 0, remaining_ = 0;
+};
+
+// Leaked on purpose: detached workers block on it until the process exits.
+WorkerPool& worker_pool() {
+    static WorkerPool* pool = new WorkerPool;
+    return *pool;
+}
+
 // Seconds a barrier may wait before the launch is declared deadlocked.
 std::atomic<double> watchdog_secs{30.0};
 
@@ -281,10 +332,7 @@ extern "C" int stsm_emu_launch(const char* name, int mutant, const unsigned grid
     L.watchdog_s = watchdog_secs.load();
     if (const char* w = std::getenv("STSM_EMU_WATCHDOG_SECS")) L.watchdog_s = std::atof(w);
     std::barrier<PrepareCompletion> between_blocks((std::ptrdiff_t)threads, PrepareCompletion{&L});
-    std::vector<std::thread> pool;
-    pool.reserve(threads);
-    for (int t = 0; t < (int)threads; ++t) pool.emplace_back(thread_main, std::ref(L), std::ref(between_blocks), t);
-    for (auto& t : pool) t.join();
+    worker_pool().run((int)threads, [&](int t) { thread_main(L, between_blocks, t); });
     if (L.failed) {
         write_error(err, err_cap, L.error);
         return 1;
