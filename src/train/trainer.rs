@@ -15,8 +15,9 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::config::TrainConfig;
-use super::dataset::{self, RunData};
+use super::dataset::{self, RunData, Truth};
 use super::metrics::{self, EpochMetrics};
+use super::pictures;
 use super::schedule::{PlateauConfig, Schedule};
 use super::state::{self, ResumeState};
 use crate::autograd::{Param, Tape};
@@ -303,6 +304,13 @@ pub fn run(c: &TrainConfig, opts: &RunOptions, interrupt: &AtomicBool) -> Result
             record.on_segment_rate.map(|r| format!(" | on-segment {r:.2}")).unwrap_or_default(),
         );
         metrics::append(&out.join("metrics.jsonl"), &record)?;
+        pictures::write(
+            out,
+            &metrics::read(&out.join("metrics.jsonl"))?,
+            &st.sampler,
+            &data,
+            c.clip_len,
+        )?;
         st.epochs_done = epoch;
         st.finished = decision.stop || epoch == c.epochs;
         state::save(out, &model.parameters(), &sgd, &st)?;
@@ -449,7 +457,7 @@ fn train_epoch(
             loss_sum += clip_loss;
             correct += ok as usize;
             let id = &data.train.videos()[data.train_videos[i]].id;
-            if let Some(&(s, e)) = data.segments.get(id) {
+            if let Some(&Truth { segment: (s, e), .. }) = data.truth.get(id) {
                 let start = starts[b * c.batch + j];
                 with_truth += 1;
                 on_segment += (start < e && start + c.clip_len > s) as usize;
