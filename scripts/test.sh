@@ -27,10 +27,23 @@ demo_smoke() {
         END { if (!(last < first)) { print "demo: loss did not fall (" first " -> " last ")"; exit 1 } }'
 }
 
+train_smoke() {
+    # The main job, shortened: a few epochs of the quick configuration, end to end (synthetic data
+    # generated and packed, sampler phases, validation, checkpoints, pictures, test accuracy).
+    local out
+    out=$(mktemp -d)
+    cargo run --quiet -- train --config configs/quick.toml --epochs 4 --out "$out/run" --quiet
+    for f in config.json split.json metrics.jsonl best.safetensors last.safetensors last.json test.json curves.png sampling.png; do
+        [ -s "$out/run/$f" ] || { echo "train: $f missing from the run directory"; exit 1; }
+    done
+    rm -rf "$out"
+}
+
 stage "format" cargo fmt --check
 stage "build" cargo build --all-targets --locked
 stage "tests" cargo test --locked --no-fail-fast
 stage "demo" demo_smoke
+stage "train" train_smoke
 
 echo
 echo "=== stage times ==="
