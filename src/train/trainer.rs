@@ -117,19 +117,19 @@ fn eval_input(
     read_video(source, video, aug)
 }
 
-/// Mean loss and accuracy over `videos` of `source`, pooling with `gamma`.
+/// Mean loss and accuracy over `videos` of `source`, pooling with the run's γ.
 pub fn evaluate(
     model: &Model,
     source: &dyn VideoSource,
     videos: &[usize],
-    clip_len: usize,
-    gamma: f64,
+    c: &TrainConfig,
     aug: &AugmentConfig,
 ) -> Result<Evaluation> {
+    let clip_len = c.clip_len;
     let (mut loss, mut correct) = (0.0, 0usize);
     for &v in videos {
         let input = eval_input(source, v, model.config().family, clip_len, aug)?;
-        let pooled = scorer::pooled_scores(model, &input, clip_len, gamma)?;
+        let pooled = scorer::pooled_scores(model, &input, clip_len, c.eval_stride, c.pooling_gamma())?;
         let (l, ok) = scorer::video_loss(&pooled, source.videos()[v].label);
         loss += l;
         correct += ok as usize;
@@ -268,14 +268,7 @@ pub fn run(c: &TrainConfig, opts: &RunOptions, interrupt: &AtomicBool) -> Result
             );
             break;
         };
-        let val = evaluate(
-            &model,
-            data.train.as_ref(),
-            &data.val_videos,
-            c.clip_len,
-            c.pooling_gamma(),
-            &eval_aug,
-        )?;
+        let val = evaluate(&model, data.train.as_ref(), &data.val_videos, c, &eval_aug)?;
         let phase = st.sampler.phase(epoch);
         let decision = st.schedule.observe(val.loss, phase == Phase::Exploitation);
         for (i, lr) in st.lrs.iter_mut().enumerate() {
@@ -348,7 +341,7 @@ fn test_best(c: &TrainConfig, model: &Model, data: &RunData, aug: &AugmentConfig
     let best = out.join("best.safetensors");
     checkpoint::load(&best)?.load_into(&model.parameters(), &[], &best)?;
     let videos: Vec<usize> = (0..data.test.videos().len()).collect();
-    let test = evaluate(model, data.test.as_ref(), &videos, c.clip_len, c.pooling_gamma(), aug)?;
+    let test = evaluate(model, data.test.as_ref(), &videos, c, aug)?;
     let record = serde_json::json!({ "test_loss": test.loss, "test_acc": test.acc, "videos": videos.len(), "pooling_gamma": c.pooling_gamma() });
     write_json(&out.join("test.json"), &record)?;
     Ok(test)
