@@ -12,12 +12,13 @@ pub mod workspace;
 
 use rayon::prelude::*;
 
+use super::optional;
 use super::reference::{self, CpuReference};
 use crate::backend::Backend;
 use crate::error::Result;
 use crate::ops::geometry::{Conv3dGeometry, Pool3dGeometry};
 use crate::optim::SgdStep;
-use crate::tensor::{DType, Scalar, Tensor};
+use crate::tensor::{DType, Tensor};
 
 pub struct CpuFast;
 
@@ -25,10 +26,6 @@ const REF: CpuReference = CpuReference;
 
 fn is_f32(t: &Tensor) -> bool {
     t.dtype() == DType::F32
-}
-
-fn optional<'a, T: Scalar>(t: Option<&'a Tensor>, op: &'static str) -> Result<Option<&'a [T]>> {
-    t.map(|b| b.as_slice::<T>(op)).transpose()
 }
 
 /// Planes per parallel task for pooling: at least a few tasks per thread.
