@@ -6,6 +6,7 @@ mod inflate;
 mod info;
 mod pack;
 mod parity;
+mod pretrain;
 mod synth;
 mod train;
 
@@ -42,6 +43,8 @@ enum Command {
     Info(info::InfoArgs),
     /// Run the full-size PyTorch parity clip through C3D or VGG-3D (closed-form weights).
     Parity(parity::ParityArgs),
+    /// Pretrain a 2D model on still images (then `inflate` it into a 3D initialisation).
+    Pretrain(pretrain::PretrainArgs),
     /// Inflate a 2D checkpoint into a 3D one (repeat each kernel along time and divide, or centre).
     Inflate(inflate::InflateArgs),
     /// Train with temporal stochastic softmax (default: a small model on the synthetic benchmark).
@@ -65,6 +68,7 @@ pub fn run() -> Result<()> {
         Command::Info(args) => info::run(&args),
         Command::Inflate(args) => inflate::run(&args),
         Command::Parity(args) => parity::run(&args),
+        Command::Pretrain(args) => pretrain::run(&args),
         Command::Synth(args) => synth::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Pack(args) => pack::run(&args),

@@ -4,6 +4,7 @@ pub mod config;
 pub mod dataset;
 pub mod metrics;
 pub mod pictures;
+pub mod pretrain;
 pub mod schedule;
 pub mod state;
 pub mod trainer;
