@@ -7,6 +7,7 @@ mod info;
 mod pack;
 mod parity;
 mod pretrain;
+mod sweep;
 mod synth;
 mod train;
 
@@ -49,6 +50,8 @@ enum Command {
     Inflate(inflate::InflateArgs),
     /// Train with temporal stochastic softmax (default: a small model on the synthetic benchmark).
     Train(train::TrainArgs),
+    /// Run the γ × sampler × seed grid (resumable) and print the paper's Table 1 layout.
+    Sweep(sweep::SweepArgs),
     /// Write the synthetic FER benchmark (frame folders, manifest, ground truth, stills).
     Synth(synth::SynthArgs),
     /// Decode a frame-folder dataset once into a packed, memory-mapped file.
@@ -69,6 +72,7 @@ pub fn run() -> Result<()> {
         Command::Inflate(args) => inflate::run(&args),
         Command::Parity(args) => parity::run(&args),
         Command::Pretrain(args) => pretrain::run(&args),
+        Command::Sweep(args) => sweep::run(&args),
         Command::Synth(args) => synth::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Pack(args) => pack::run(&args),

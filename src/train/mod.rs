@@ -7,6 +7,7 @@ pub mod pictures;
 pub mod pretrain;
 pub mod schedule;
 pub mod state;
+pub mod sweep;
 pub mod trainer;
 
 pub use config::TrainConfig;
