@@ -45,7 +45,12 @@ fn temp_dir(name: &str) -> PathBuf {
 }
 
 fn options(out: &Path, resume: bool, interrupt_after_batches: Option<usize>) -> RunOptions {
-    RunOptions { out: out.to_path_buf(), resume, progress: false, interrupt_after_batches }
+    RunOptions {
+        out: out.to_path_buf(),
+        resume,
+        progress: false,
+        interrupt_after_batches,
+    }
 }
 
 #[test]
@@ -66,18 +71,35 @@ fn interrupted_mid_epoch_and_resumed_equals_uninterrupted() {
     let resumed = train::run(&config, &options(&split, true, None), &never).unwrap();
     assert!(resumed.finished && resumed.epochs_done == 5, "{resumed:?}");
 
-    let (x, y) = (checkpoint::load(&whole.join("last.safetensors")).unwrap(), checkpoint::load(&split.join("last.safetensors")).unwrap());
-    assert_eq!(x.tensors.keys().collect::<Vec<_>>(), y.tensors.keys().collect::<Vec<_>>());
-    assert!(x.tensors.keys().any(|k| k.starts_with("momentum/")), "momentum buffers are saved");
+    let (x, y) = (
+        checkpoint::load(&whole.join("last.safetensors")).unwrap(),
+        checkpoint::load(&split.join("last.safetensors")).unwrap(),
+    );
+    assert_eq!(
+        x.tensors.keys().collect::<Vec<_>>(),
+        y.tensors.keys().collect::<Vec<_>>()
+    );
+    assert!(
+        x.tensors.keys().any(|k| k.starts_with("momentum/")),
+        "momentum buffers are saved"
+    );
     for (name, t) in &x.tensors {
         let (p, q) = (t.to_vec::<f32>().unwrap(), y.tensors[name].to_vec::<f32>().unwrap());
-        assert!(p.iter().zip(&q).all(|(a, b)| a.to_bits() == b.to_bits()), "{name} differs after resuming");
+        assert!(
+            p.iter().zip(&q).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "{name} differs after resuming"
+        );
     }
     // The sampler tables, RNG and schedule too (the JSON state holds them all).
     let state = |d: &Path| std::fs::read_to_string(d.join("last.json")).unwrap();
     assert_eq!(state(&whole), state(&split));
     assert_eq!(a.test_acc.to_bits(), resumed.test_acc.to_bits());
-    let metrics = |d: &Path| std::fs::read_to_string(d.join("metrics.jsonl")).unwrap().lines().count();
+    let metrics = |d: &Path| {
+        std::fs::read_to_string(d.join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .count()
+    };
     assert_eq!((metrics(&whole), metrics(&split)), (5, 5));
     for d in [cache, whole, split] {
         let _ = std::fs::remove_dir_all(d);
@@ -92,7 +114,9 @@ fn an_existing_run_is_not_overwritten_without_resume() {
     let out = temp_dir("twice");
     let never = AtomicBool::new(false);
     train::run(&config, &options(&out, false, None), &never).unwrap();
-    let err = train::run(&config, &options(&out, false, None), &never).unwrap_err().to_string();
+    let err = train::run(&config, &options(&out, false, None), &never)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("already holds a run") && err.contains("--resume"), "{err}");
     for d in [cache, out] {
         let _ = std::fs::remove_dir_all(d);
