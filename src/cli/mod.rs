@@ -2,6 +2,7 @@
 
 mod bench;
 mod demo;
+mod eval;
 mod inflate;
 mod info;
 mod pack;
@@ -40,6 +41,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Time the performance workloads (C3D layers, pools, training steps) on this machine.
     Bench(bench::BenchArgs),
+    /// Evaluate a checkpoint or a run on a dataset split: accuracy, confusion, recall (and ROC).
+    Eval(eval::EvalArgs),
     /// Show a model's layers, output shapes, parameter count and FLOPs per clip.
     Info(info::InfoArgs),
     /// Run the full-size PyTorch parity clip through C3D or VGG-3D (closed-form weights).
@@ -68,6 +71,7 @@ pub fn run() -> Result<()> {
     match cli.command {
         Command::Bench(args) => bench::run(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Eval(args) => eval::run(&args),
         Command::Info(args) => info::run(&args),
         Command::Inflate(args) => inflate::run(&args),
         Command::Parity(args) => parity::run(&args),

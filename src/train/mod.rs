@@ -11,4 +11,4 @@ pub mod sweep;
 pub mod trainer;
 
 pub use config::TrainConfig;
-pub use trainer::{run, RunOptions, RunSummary};
+pub use trainer::{evaluate_run, run, RunOptions, RunSummary};

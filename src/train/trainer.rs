@@ -21,12 +21,11 @@ use super::pictures;
 use super::schedule::{PlateauConfig, Schedule};
 use super::state::{self, ResumeState};
 use crate::autograd::{Param, Tape};
-use crate::data::augment::{mix_seed, AugParams};
-use crate::data::{
-    read_clip, read_video, AugMode, AugmentConfig, ClipRequest, ClipSpec, Loader, LoaderConfig, Padding, VideoSource,
-};
+use crate::data::augment::mix_seed;
+use crate::data::{AugMode, AugmentConfig, ClipRequest, ClipSpec, Loader, LoaderConfig, Padding, VideoSource};
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomically;
+use crate::infer::evaluate::{score_videos, ScoringConfig};
 use crate::infer::scorer;
 use crate::nn::checkpoint::{self, CheckpointMeta, Preprocessing};
 use crate::nn::layers::{LayerInit, Module};
@@ -98,23 +97,14 @@ fn param_groups(model: &Model, c: &TrainConfig, lrs: [f64; 2]) -> Vec<ParamGroup
     ]
 }
 
-/// One video as the model sees it at evaluation: every frame, or for C3D at least one clip.
-fn eval_input(
-    source: &dyn VideoSource,
-    video: usize,
-    family: Family,
-    clip_len: usize,
-    aug: &AugmentConfig,
-) -> Result<crate::Tensor> {
-    let frames = source.videos()[video].frames;
-    if family == Family::C3d && frames < clip_len {
-        let spec = ClipSpec {
-            len: clip_len,
-            padding: Padding::Black,
-        };
-        return read_clip(source, video, 0, spec, aug, &AugParams::eval(aug));
+/// How this run scores validation and test videos.
+pub fn scoring(c: &TrainConfig, aug: &AugmentConfig) -> ScoringConfig {
+    ScoringConfig {
+        clip_len: c.clip_len,
+        stride: c.eval_stride,
+        gamma: c.pooling_gamma(),
+        augment: aug.clone(),
     }
-    read_video(source, video, aug)
 }
 
 /// Mean loss and accuracy over `videos` of `source`, pooling with the run's γ.
@@ -125,12 +115,10 @@ pub fn evaluate(
     c: &TrainConfig,
     aug: &AugmentConfig,
 ) -> Result<Evaluation> {
-    let clip_len = c.clip_len;
+    let scores = score_videos(model, source, videos, &scoring(c, aug))?;
     let (mut loss, mut correct) = (0.0, 0usize);
-    for &v in videos {
-        let input = eval_input(source, v, model.config().family, clip_len, aug)?;
-        let pooled = scorer::pooled_scores(model, &input, clip_len, c.eval_stride, c.pooling_gamma())?;
-        let (l, ok) = scorer::video_loss(&pooled, source.videos()[v].label);
+    for (pooled, &v) in scores.iter().zip(videos) {
+        let (l, ok) = scorer::video_loss(pooled, source.videos()[v].label);
         loss += l;
         correct += ok as usize;
     }
@@ -492,4 +480,24 @@ fn train_epoch(
         on_segment_rate: (with_truth > 0).then(|| on_segment as f64 / with_truth as f64),
         starts: order.iter().zip(&starts).map(|(&i, &s)| (i, s)).collect(),
     }))
+}
+
+/// Re-evaluates a finished run's best checkpoint on its test split, exactly as training did.
+pub fn evaluate_run(dir: &Path) -> Result<crate::infer::report::EvalReport> {
+    let path = dir.join("config.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let c: TrainConfig = serde_json::from_str(&text).map_err(|e| Error::data(&path, e.to_string()))?;
+    let data = dataset::load(&c)?;
+    let model = build_model(
+        &TrainConfig {
+            init: None,
+            ..c.clone()
+        },
+        data.classes.len(),
+    )?;
+    let best = dir.join("best.safetensors");
+    checkpoint::load(&best)?.load_into(&model.parameters(), &[], &best)?;
+    let videos: Vec<usize> = (0..data.test.videos().len()).collect();
+    let aug = AugmentConfig::scaled(c.resize, c.crop);
+    crate::infer::report::evaluate(&model, data.test.as_ref(), &videos, &scoring(&c, &aug))
 }
