@@ -27,6 +27,18 @@ demo_smoke() {
         END { if (!(last < first)) { print "demo: loss did not fall (" first " -> " last ")"; exit 1 } }'
 }
 
+train_smoke() {
+    # The main job, shortened: a few epochs of the quick configuration, end to end (synthetic data
+    # generated and packed, sampler phases, validation, checkpoints, pictures, test accuracy).
+    local out
+    out=$(mktemp -d)
+    cargo run --quiet -- train --config configs/quick.toml --epochs 4 --out "$out/run" --quiet
+    for f in config.json split.json metrics.jsonl best.safetensors last.safetensors last.json test.json curves.png sampling.png; do
+        [ -s "$out/run/$f" ] || { echo "train: $f missing from the run directory"; exit 1; }
+    done
+    rm -rf "$out"
+}
+
 # NVRTC 13.0 from PyPI for the kernel compile test (tests/nvrtc_compile.rs needs STSM_NVRTC_LIB).
 eval "$(scripts/install-nvrtc.sh)"
 
@@ -37,6 +49,7 @@ stage "tests" cargo test --locked --no-fail-fast
 stage "cuda-emu" cargo test --locked --no-fail-fast --features cuda-emulation \
     --test cuda_emulation --test emulator_selftest --test tiny_net_emulated
 stage "demo" demo_smoke
+stage "train" train_smoke
 
 echo
 echo "=== stage times ==="

@@ -94,6 +94,16 @@ fn interrupted_mid_epoch_and_resumed_equals_uninterrupted() {
     let state = |d: &Path| std::fs::read_to_string(d.join("last.json")).unwrap();
     assert_eq!(state(&whole), state(&split));
     assert_eq!(a.test_acc.to_bits(), resumed.test_acc.to_bits());
+    // `eval --run` scores the best checkpoint on the test split exactly as training did.
+    let report = train::evaluate_run(&whole).unwrap();
+    assert_eq!(
+        report.metrics.accuracy.to_bits(),
+        a.test_acc.to_bits(),
+        "eval {} vs train {}",
+        report.metrics.accuracy,
+        a.test_acc
+    );
+    assert_eq!(report.videos, report.metrics.confusion.iter().flatten().sum::<usize>());
     let metrics = |d: &Path| {
         std::fs::read_to_string(d.join("metrics.jsonl"))
             .unwrap()

@@ -2,10 +2,13 @@
 
 mod bench;
 mod demo;
+mod eval;
 mod inflate;
 mod info;
 mod pack;
 mod parity;
+mod pretrain;
+mod sweep;
 mod synth;
 mod train;
 
@@ -38,14 +41,20 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Time the performance workloads (C3D layers, pools, training steps) on this machine.
     Bench(bench::BenchArgs),
+    /// Evaluate a checkpoint or a run on a dataset split: accuracy, confusion, recall (and ROC).
+    Eval(eval::EvalArgs),
     /// Show a model's layers, output shapes, parameter count and FLOPs per clip.
     Info(info::InfoArgs),
     /// Run the full-size PyTorch parity clip through C3D or VGG-3D (closed-form weights).
     Parity(parity::ParityArgs),
+    /// Pretrain a 2D model on still images (then `inflate` it into a 3D initialisation).
+    Pretrain(pretrain::PretrainArgs),
     /// Inflate a 2D checkpoint into a 3D one (repeat each kernel along time and divide, or centre).
     Inflate(inflate::InflateArgs),
     /// Train with temporal stochastic softmax (default: a small model on the synthetic benchmark).
     Train(train::TrainArgs),
+    /// Run the γ × sampler × seed grid (resumable) and print the paper's Table 1 layout.
+    Sweep(sweep::SweepArgs),
     /// Write the synthetic FER benchmark (frame folders, manifest, ground truth, stills).
     Synth(synth::SynthArgs),
     /// Decode a frame-folder dataset once into a packed, memory-mapped file.
@@ -62,9 +71,12 @@ pub fn run() -> Result<()> {
     match cli.command {
         Command::Bench(args) => bench::run(&args),
         Command::Demo(args) => demo::run(&args),
+        Command::Eval(args) => eval::run(&args),
         Command::Info(args) => info::run(&args),
         Command::Inflate(args) => inflate::run(&args),
         Command::Parity(args) => parity::run(&args),
+        Command::Pretrain(args) => pretrain::run(&args),
+        Command::Sweep(args) => sweep::run(&args),
         Command::Synth(args) => synth::run(&args),
         Command::Train(args) => train::run(&args),
         Command::Pack(args) => pack::run(&args),

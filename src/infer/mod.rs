@@ -1,3 +1,6 @@
 //! Scoring whole videos: sliding windows and temporal softmax pooling.
 
+pub mod evaluate;
+pub mod metrics;
+pub mod report;
 pub mod scorer;

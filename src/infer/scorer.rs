@@ -62,9 +62,10 @@ pub fn window_scores(model: &Model, video: &Tensor, clip_len: usize, stride: usi
     }
 }
 
-/// The pooled class scores (K) of one video: temporal softmax pooling of its window scores.
-pub fn pooled_scores(model: &Model, video: &Tensor, clip_len: usize, gamma: f64) -> Result<Vec<f64>> {
-    let s = window_scores(model, video, clip_len, 1)?;
+/// The pooled class scores (K) of one video: temporal softmax pooling of its window scores
+/// (C3D style: every `stride`-th window).
+pub fn pooled_scores(model: &Model, video: &Tensor, clip_len: usize, stride: usize, gamma: f64) -> Result<Vec<f64>> {
+    let s = window_scores(model, video, clip_len, stride)?;
     let (pooled, _) = crate::ops::temporal::temporal_softmax_pool(&s, gamma)?;
     pooled.to_f64_vec()
 }

@@ -41,6 +41,9 @@ pub struct TrainConfig {
     pub plateau_factor: f64,
     pub early_stop_patience: usize,
     pub val_fraction: f64,
+    /// C3D-style validation and test score every `eval_stride`-th window (VGG-style scoring is
+    /// one pass over the whole video and uses every window regardless).
+    pub eval_stride: usize,
     /// Frames are resized to this square size, then randomly (training) or centrally cropped.
     pub resize: usize,
     pub crop: usize,
@@ -78,6 +81,7 @@ impl Default for TrainConfig {
             plateau_factor: 0.5,
             early_stop_patience: 10,
             val_fraction: 0.2,
+            eval_stride: 4,
             resize: 72,
             crop: 64,
             seed: 0,
@@ -124,7 +128,7 @@ impl TrainConfig {
 
     pub fn validate(&self) -> Result<()> {
         let bad = |what: &str, msg: String| Err(Error::argument("train", format!("{what}: {msg}")));
-        if self.batch == 0 || self.accumulate == 0 || self.epochs == 0 || self.clip_len == 0 {
+        if self.batch == 0 || self.accumulate == 0 || self.epochs == 0 || self.clip_len == 0 || self.eval_stride == 0 {
             return bad(
                 "--batch, --accumulate, --epochs, --clip-len",
                 "must be at least 1".into(),

@@ -13,6 +13,13 @@ use crate::data::synth::{generate, GroundTruth, SynthConfig};
 use crate::data::{discover_split, Interp, Pack, VideoSource};
 use crate::error::{Error, Result};
 
+/// Where a synthetic video's expression is: segment [start, end) and apex, in frames.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Truth {
+    pub segment: (usize, usize),
+    pub apex: usize,
+}
+
 pub struct RunData {
     pub train: Arc<dyn VideoSource>,
     pub test: Arc<dyn VideoSource>,
@@ -20,8 +27,8 @@ pub struct RunData {
     pub train_videos: Vec<usize>,
     pub val_videos: Vec<usize>,
     pub split: Split,
-    /// Informative segment [start, end) in frames, by video id (synthetic benchmark only).
-    pub segments: HashMap<String, (usize, usize)>,
+    /// Ground truth by video id (synthetic benchmark only).
+    pub truth: HashMap<String, Truth>,
     pub classes: Vec<String>,
 }
 
@@ -69,7 +76,7 @@ fn open_source(path: &Path) -> Result<Arc<dyn VideoSource>> {
 /// Resolves the run's data into train and test sources and a stratified validation hold-out.
 pub fn load(c: &TrainConfig) -> Result<RunData> {
     let (train_split, test_split) = (c.train_split.as_str(), c.test_split.as_str());
-    let (train, test, truth) = match c.data.as_deref() {
+    let (train, test, truth_file) = match c.data.as_deref() {
         None => {
             let (train, test, truth) = synthetic(&c.synth_cache, &c.synth)?;
             (open_source(&train)?, open_source(&test)?, Some(truth))
@@ -97,10 +104,16 @@ pub fn load(c: &TrainConfig) -> Result<RunData> {
     }
     let split = stratified_holdout(train.videos(), c.val_fraction, c.seed)?;
     let (train_videos, val_videos) = split.indices(0, train.videos())?;
-    let mut segments = HashMap::new();
-    if let Some(path) = truth {
+    let mut truth = HashMap::new();
+    if let Some(path) = truth_file {
         for v in GroundTruth::load(&path)?.videos {
-            segments.insert(v.id.clone(), (v.segment[0], v.segment[1]));
+            truth.insert(
+                v.id.clone(),
+                Truth {
+                    segment: (v.segment[0], v.segment[1]),
+                    apex: v.apex,
+                },
+            );
         }
     }
     let classes = train.classes().to_vec();
@@ -110,7 +123,7 @@ pub fn load(c: &TrainConfig) -> Result<RunData> {
         train_videos,
         val_videos,
         split,
-        segments,
+        truth,
         classes,
     })
 }

@@ -3,9 +3,12 @@
 pub mod config;
 pub mod dataset;
 pub mod metrics;
+pub mod pictures;
+pub mod pretrain;
 pub mod schedule;
 pub mod state;
+pub mod sweep;
 pub mod trainer;
 
 pub use config::TrainConfig;
-pub use trainer::{run, RunOptions, RunSummary};
+pub use trainer::{evaluate_run, run, RunOptions, RunSummary};

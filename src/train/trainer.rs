@@ -15,17 +15,17 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::config::TrainConfig;
-use super::dataset::{self, RunData};
+use super::dataset::{self, RunData, Truth};
 use super::metrics::{self, EpochMetrics};
+use super::pictures;
 use super::schedule::{PlateauConfig, Schedule};
 use super::state::{self, ResumeState};
 use crate::autograd::{Param, Tape};
-use crate::data::augment::{mix_seed, AugParams};
-use crate::data::{
-    read_clip, read_video, AugMode, AugmentConfig, ClipRequest, ClipSpec, Loader, LoaderConfig, Padding, VideoSource,
-};
+use crate::data::augment::mix_seed;
+use crate::data::{AugMode, AugmentConfig, ClipRequest, ClipSpec, Loader, LoaderConfig, Padding, VideoSource};
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomically;
+use crate::infer::evaluate::{score_videos, ScoringConfig};
 use crate::infer::scorer;
 use crate::nn::checkpoint::{self, CheckpointMeta, Preprocessing};
 use crate::nn::layers::{LayerInit, Module};
@@ -97,39 +97,28 @@ fn param_groups(model: &Model, c: &TrainConfig, lrs: [f64; 2]) -> Vec<ParamGroup
     ]
 }
 
-/// One video as the model sees it at evaluation: every frame, or for C3D at least one clip.
-fn eval_input(
-    source: &dyn VideoSource,
-    video: usize,
-    family: Family,
-    clip_len: usize,
-    aug: &AugmentConfig,
-) -> Result<crate::Tensor> {
-    let frames = source.videos()[video].frames;
-    if family == Family::C3d && frames < clip_len {
-        let spec = ClipSpec {
-            len: clip_len,
-            padding: Padding::Black,
-        };
-        return read_clip(source, video, 0, spec, aug, &AugParams::eval(aug));
+/// How this run scores validation and test videos.
+pub fn scoring(c: &TrainConfig, aug: &AugmentConfig) -> ScoringConfig {
+    ScoringConfig {
+        clip_len: c.clip_len,
+        stride: c.eval_stride,
+        gamma: c.pooling_gamma(),
+        augment: aug.clone(),
     }
-    read_video(source, video, aug)
 }
 
-/// Mean loss and accuracy over `videos` of `source`, pooling with `gamma`.
+/// Mean loss and accuracy over `videos` of `source`, pooling with the run's γ.
 pub fn evaluate(
     model: &Model,
     source: &dyn VideoSource,
     videos: &[usize],
-    clip_len: usize,
-    gamma: f64,
+    c: &TrainConfig,
     aug: &AugmentConfig,
 ) -> Result<Evaluation> {
+    let scores = score_videos(model, source, videos, &scoring(c, aug))?;
     let (mut loss, mut correct) = (0.0, 0usize);
-    for &v in videos {
-        let input = eval_input(source, v, model.config().family, clip_len, aug)?;
-        let pooled = scorer::pooled_scores(model, &input, clip_len, gamma)?;
-        let (l, ok) = scorer::video_loss(&pooled, source.videos()[v].label);
+    for (pooled, &v) in scores.iter().zip(videos) {
+        let (l, ok) = scorer::video_loss(pooled, source.videos()[v].label);
         loss += l;
         correct += ok as usize;
     }
@@ -267,14 +256,7 @@ pub fn run(c: &TrainConfig, opts: &RunOptions, interrupt: &AtomicBool) -> Result
             );
             break;
         };
-        let val = evaluate(
-            &model,
-            data.train.as_ref(),
-            &data.val_videos,
-            c.clip_len,
-            c.pooling_gamma(),
-            &eval_aug,
-        )?;
+        let val = evaluate(&model, data.train.as_ref(), &data.val_videos, c, &eval_aug)?;
         let phase = st.sampler.phase(epoch);
         let decision = st.schedule.observe(val.loss, phase == Phase::Exploitation);
         for (i, lr) in st.lrs.iter_mut().enumerate() {
@@ -303,6 +285,13 @@ pub fn run(c: &TrainConfig, opts: &RunOptions, interrupt: &AtomicBool) -> Result
             record.on_segment_rate.map(|r| format!(" | on-segment {r:.2}")).unwrap_or_default(),
         );
         metrics::append(&out.join("metrics.jsonl"), &record)?;
+        pictures::write(
+            out,
+            &metrics::read(&out.join("metrics.jsonl"))?,
+            &st.sampler,
+            &data,
+            c.clip_len,
+        )?;
         st.epochs_done = epoch;
         st.finished = decision.stop || epoch == c.epochs;
         state::save(out, &model.parameters(), &sgd, &st)?;
@@ -340,7 +329,7 @@ fn test_best(c: &TrainConfig, model: &Model, data: &RunData, aug: &AugmentConfig
     let best = out.join("best.safetensors");
     checkpoint::load(&best)?.load_into(&model.parameters(), &[], &best)?;
     let videos: Vec<usize> = (0..data.test.videos().len()).collect();
-    let test = evaluate(model, data.test.as_ref(), &videos, c.clip_len, c.pooling_gamma(), aug)?;
+    let test = evaluate(model, data.test.as_ref(), &videos, c, aug)?;
     let record = serde_json::json!({ "test_loss": test.loss, "test_acc": test.acc, "videos": videos.len(), "pooling_gamma": c.pooling_gamma() });
     write_json(&out.join("test.json"), &record)?;
     Ok(test)
@@ -449,7 +438,7 @@ fn train_epoch(
             loss_sum += clip_loss;
             correct += ok as usize;
             let id = &data.train.videos()[data.train_videos[i]].id;
-            if let Some(&(s, e)) = data.segments.get(id) {
+            if let Some(&Truth { segment: (s, e), .. }) = data.truth.get(id) {
                 let start = starts[b * c.batch + j];
                 with_truth += 1;
                 on_segment += (start < e && start + c.clip_len > s) as usize;
@@ -491,4 +480,24 @@ fn train_epoch(
         on_segment_rate: (with_truth > 0).then(|| on_segment as f64 / with_truth as f64),
         starts: order.iter().zip(&starts).map(|(&i, &s)| (i, s)).collect(),
     }))
+}
+
+/// Re-evaluates a finished run's best checkpoint on its test split, exactly as training did.
+pub fn evaluate_run(dir: &Path) -> Result<crate::infer::report::EvalReport> {
+    let path = dir.join("config.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    let c: TrainConfig = serde_json::from_str(&text).map_err(|e| Error::data(&path, e.to_string()))?;
+    let data = dataset::load(&c)?;
+    let model = build_model(
+        &TrainConfig {
+            init: None,
+            ..c.clone()
+        },
+        data.classes.len(),
+    )?;
+    let best = dir.join("best.safetensors");
+    checkpoint::load(&best)?.load_into(&model.parameters(), &[], &best)?;
+    let videos: Vec<usize> = (0..data.test.videos().len()).collect();
+    let aug = AugmentConfig::scaled(c.resize, c.crop);
+    crate::infer::report::evaluate(&model, data.test.as_ref(), &videos, &scoring(&c, &aug))
 }

@@ -22,3 +22,11 @@ macro_rules! with_float {
 
 pub mod fast;
 pub mod reference;
+
+use crate::error::Result;
+use crate::tensor::{Scalar, Tensor};
+
+/// The elements of an optional tensor (a bias), as a slice of `T`.
+fn optional<'a, T: Scalar>(t: Option<&'a Tensor>, op: &'static str) -> Result<Option<&'a [T]>> {
+    t.map(|b| b.as_slice::<T>(op)).transpose()
+}

@@ -7,16 +7,18 @@
 pub mod conv3d;
 pub mod dense;
 pub mod gemm;
+pub mod pool3d;
 pub mod workspace;
 
 use rayon::prelude::*;
 
+use super::optional;
 use super::reference::{self, CpuReference};
 use crate::backend::Backend;
 use crate::error::Result;
 use crate::ops::geometry::{Conv3dGeometry, Pool3dGeometry};
 use crate::optim::SgdStep;
-use crate::tensor::{DType, Scalar, Tensor};
+use crate::tensor::{DType, Tensor};
 
 pub struct CpuFast;
 
@@ -26,32 +28,27 @@ fn is_f32(t: &Tensor) -> bool {
     t.dtype() == DType::F32
 }
 
-fn optional<'a, T: Scalar>(t: Option<&'a Tensor>, op: &'static str) -> Result<Option<&'a [T]>> {
-    t.map(|b| b.as_slice::<T>(op)).transpose()
-}
-
 /// Planes per parallel task for pooling: at least a few tasks per thread.
 fn planes_per_task(planes: usize) -> usize {
     planes.div_ceil(rayon::current_num_threads() * 4).max(1)
 }
 
-/// Runs a per-plane reference kernel over disjoint groups of planes in parallel.
-/// `f(sub_geometry, first_plane) -> output of those planes`; outputs are concatenated in order.
-fn per_planes<T: Send>(g: &Pool3dGeometry, f: impl Fn(&Pool3dGeometry, usize) -> Vec<T> + Sync) -> Vec<T> {
+/// Runs `f(sub_geometry, first_plane, out)` over disjoint groups of planes in parallel, where
+/// `out` is the group's part of an output holding `per_plane` elements per plane.
+fn per_planes<T: Send>(
+    g: &Pool3dGeometry,
+    out: &mut [T],
+    per_plane: usize,
+    f: impl Fn(&Pool3dGeometry, usize, &mut [T]) + Sync,
+) {
     let step = planes_per_task(g.planes);
-    let parts: Vec<Vec<T>> = (0..g.planes)
-        .step_by(step)
-        .collect::<Vec<_>>()
-        .into_par_iter()
-        .map(|p0| {
-            let sub = Pool3dGeometry {
-                planes: step.min(g.planes - p0),
-                ..*g
-            };
-            f(&sub, p0)
-        })
-        .collect();
-    parts.into_iter().flatten().collect()
+    out.par_chunks_mut(step * per_plane).enumerate().for_each(|(k, part)| {
+        let sub = Pool3dGeometry {
+            planes: part.len() / per_plane,
+            ..*g
+        };
+        f(&sub, k * step, part)
+    });
 }
 
 impl Backend for CpuFast {
@@ -96,12 +93,28 @@ impl Backend for CpuFast {
             return REF.max_pool3d_forward(x, g);
         }
         let xs = x.as_slice::<f32>("max_pool3d")?;
-        let in_plane: usize = g.input.iter().product();
-        let pairs = per_planes(g, |sub, p0| {
-            let (y, arg) = reference::pool3d::max_forward(&xs[p0 * in_plane..(p0 + sub.planes) * in_plane], sub);
-            y.into_iter().zip(arg).collect()
-        });
-        let (y, arg): (Vec<f32>, Vec<u32>) = pairs.into_iter().unzip();
+        let (in_plane, out_plane) = (g.input.iter().product::<usize>(), g.output.iter().product::<usize>());
+        let n = g.planes * out_plane;
+        let (mut y, mut arg) = (vec![0f32; n], vec![0u32; n]);
+        // Values and argmax are split into the same plane groups (two zipped chunkings).
+        let step = planes_per_task(g.planes);
+        y.par_chunks_mut(step * out_plane)
+            .zip(arg.par_chunks_mut(step * out_plane))
+            .enumerate()
+            .for_each(|(k, (yp, ap))| {
+                let sub = Pool3dGeometry {
+                    planes: yp.len() / out_plane,
+                    ..*g
+                };
+                let part = &xs[k * step * in_plane..(k * step + sub.planes) * in_plane];
+                if pool3d::tiles(&sub) {
+                    pool3d::max_forward(part, yp, ap, &sub);
+                } else {
+                    let (y, a) = reference::pool3d::max_forward(part, &sub);
+                    yp.copy_from_slice(&y);
+                    ap.copy_from_slice(&a);
+                }
+            });
         Ok((
             Tensor::from_vec(&g.output_dims(), y)?,
             Tensor::from_vec(&g.output_dims(), arg)?,
@@ -114,10 +127,11 @@ impl Backend for CpuFast {
         }
         const OP: &str = "max_pool3d_backward";
         let (gys, args) = (gy.as_slice::<f32>(OP)?, argmax.as_slice::<u32>(OP)?);
-        let out_plane: usize = g.output.iter().product();
-        let gx = per_planes(g, |sub, p0| {
+        let (in_plane, out_plane) = (g.input.iter().product::<usize>(), g.output.iter().product::<usize>());
+        let mut gx = vec![0f32; g.planes * in_plane];
+        per_planes(g, &mut gx, in_plane, |sub, p0, part| {
             let range = p0 * out_plane..(p0 + sub.planes) * out_plane;
-            reference::pool3d::max_backward(&gys[range.clone()], &args[range], sub)
+            pool3d::max_backward(&gys[range.clone()], &args[range], part, sub);
         });
         Tensor::from_vec(&g.input_dims(), gx)
     }
@@ -127,9 +141,11 @@ impl Backend for CpuFast {
             return REF.avg_pool3d_forward(x, g, count_include_pad);
         }
         let xs = x.as_slice::<f32>("avg_pool3d")?;
-        let in_plane: usize = g.input.iter().product();
-        let y = per_planes(g, |sub, p0| {
-            reference::pool3d::avg_forward(&xs[p0 * in_plane..(p0 + sub.planes) * in_plane], sub, count_include_pad)
+        let (in_plane, out_plane) = (g.input.iter().product::<usize>(), g.output.iter().product::<usize>());
+        let mut y = vec![0f32; g.planes * out_plane];
+        per_planes(g, &mut y, out_plane, |sub, p0, part| {
+            let x_part = &xs[p0 * in_plane..(p0 + sub.planes) * in_plane];
+            part.copy_from_slice(&reference::pool3d::avg_forward(x_part, sub, count_include_pad));
         });
         Tensor::from_vec(&g.output_dims(), y)
     }
@@ -139,13 +155,11 @@ impl Backend for CpuFast {
             return REF.avg_pool3d_backward(gy, g, count_include_pad);
         }
         let gys = gy.as_slice::<f32>("avg_pool3d_backward")?;
-        let out_plane: usize = g.output.iter().product();
-        let gx = per_planes(g, |sub, p0| {
-            reference::pool3d::avg_backward(
-                &gys[p0 * out_plane..(p0 + sub.planes) * out_plane],
-                sub,
-                count_include_pad,
-            )
+        let (in_plane, out_plane) = (g.input.iter().product::<usize>(), g.output.iter().product::<usize>());
+        let mut gx = vec![0f32; g.planes * in_plane];
+        per_planes(g, &mut gx, in_plane, |sub, p0, part| {
+            let gy_part = &gys[p0 * out_plane..(p0 + sub.planes) * out_plane];
+            part.copy_from_slice(&reference::pool3d::avg_backward(gy_part, sub, count_include_pad));
         });
         Tensor::from_vec(&g.input_dims(), gx)
     }

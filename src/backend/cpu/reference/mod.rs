@@ -11,6 +11,7 @@ pub mod pool3d;
 pub mod temporal;
 
 use super::super::Backend;
+use super::optional;
 use crate::error::Result;
 use crate::ops::geometry::{Conv3dGeometry, Pool3dGeometry};
 use crate::optim::SgdStep;
@@ -30,10 +31,6 @@ fn with_last_dim(t: &Tensor, last: usize) -> Vec<usize> {
         *d = last;
     }
     dims
-}
-
-fn optional<'a, T: crate::tensor::Scalar>(t: Option<&'a Tensor>, op: &'static str) -> Result<Option<&'a [T]>> {
-    t.map(|b| b.as_slice::<T>(op)).transpose()
 }
 
 impl Backend for CpuReference {

@@ -1,0 +1,248 @@
+//! 2D pretraining, the first half of the paper's pipeline: the 2D counterpart of a model (e.g.
+//! `tiny-vgg2d`, temporal kernel 1) is trained on single labelled images (the synthetic
+//! benchmark's still set, or a FER2013-style folder), then `inflate` turns it into a 3D
+//! initialisation whose clip scores are informative from the first epoch — which the sampler's
+//! short exploration phase needs (trained from scratch, a reference run sat at chance for 12–23
+//! epochs and exploration recorded noise).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::autograd::Tape;
+use crate::data::augment::mix_seed;
+use crate::data::frames::{Discovery, VideoEntry};
+use crate::data::protocol::stratified_holdout;
+use crate::data::{
+    AugMode, AugmentConfig, ClipRequest, ClipSpec, FolderSource, Interp, Loader, LoaderConfig, Padding, VideoSource,
+};
+use crate::error::{Error, Result};
+use crate::infer::scorer::video_loss;
+use crate::nn::checkpoint::{self, CheckpointMeta, Preprocessing};
+use crate::nn::layers::{LayerInit, Module};
+use crate::nn::{Init, Model, ModelConfig};
+use crate::optim::{ParamGroup, Sgd};
+use crate::tensor::DType;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PretrainConfig {
+    /// A still-image folder with `labels.csv` (path,label[,subject]) as `synth` writes it.
+    pub stills: PathBuf,
+    /// A 2D preset (temporal kernel 1), e.g. tiny-vgg2d.
+    pub model: String,
+    pub epochs: usize,
+    pub batch: usize,
+    pub lr: f64,
+    pub weight_decay: f64,
+    pub momentum: f64,
+    pub resize: usize,
+    pub crop: usize,
+    pub val_fraction: f64,
+    pub seed: u64,
+    pub workers: usize,
+}
+
+impl Default for PretrainConfig {
+    fn default() -> Self {
+        PretrainConfig {
+            stills: PathBuf::new(),
+            model: "tiny-vgg2d".into(),
+            epochs: 15,
+            batch: 16,
+            lr: 0.01,
+            weight_decay: 5e-4,
+            momentum: 0.9,
+            resize: 72,
+            crop: 64,
+            val_fraction: 0.2,
+            seed: 0,
+            workers: 2,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct PretrainSummary {
+    pub best_val_acc: f64,
+    pub best_epoch: usize,
+    pub classes: Vec<String>,
+}
+
+/// Reads `labels.csv`: one image per row, each a one-frame "video" for the data pipeline.
+fn discover_stills(dir: &Path) -> Result<Discovery> {
+    let csv = dir.join("labels.csv");
+    let text = std::fs::read_to_string(&csv).map_err(|e| Error::io(&csv, e))?;
+    let rows: Vec<Vec<&str>> = text
+        .lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.split(',').collect())
+        .collect();
+    if let Some((i, _)) = rows.iter().enumerate().find(|(_, r)| r.len() < 2) {
+        return Err(Error::data(
+            &csv,
+            format!("line {}: expected path,label[,subject]", i + 2),
+        ));
+    }
+    let mut classes: Vec<String> = rows.iter().map(|r| r[1].trim().to_string()).collect();
+    classes.sort();
+    classes.dedup();
+    let videos = rows
+        .iter()
+        .map(|r| {
+            let path = dir.join(r[0].trim());
+            VideoEntry {
+                id: r[0].trim().to_string(),
+                label: classes.binary_search(&r[1].trim().to_string()).unwrap_or(0),
+                subject: r.get(2).map(|s| s.trim().to_string()),
+                split: None,
+                frames: vec![path],
+            }
+        })
+        .collect();
+    Ok(Discovery {
+        classes,
+        videos,
+        warnings: Vec::new(),
+    })
+}
+
+fn accuracy(
+    model: &Model,
+    source: &Arc<dyn VideoSource>,
+    images: &[usize],
+    cfg: &PretrainConfig,
+    aug: &AugmentConfig,
+) -> Result<(f64, f64)> {
+    let requests: Vec<ClipRequest> = images.iter().map(|&video| ClipRequest { video, start: 0 }).collect();
+    let loader = Loader::new(Arc::clone(source), requests, loader_config(cfg, aug, AugMode::Eval))?;
+    let (mut loss, mut correct, mut seen) = (0.0, 0usize, 0usize);
+    for batch in loader {
+        let batch = batch?;
+        let logits = model
+            .clip_logits(&Tape::no_grad().constant(batch.clips), false, 0)?
+            .value()
+            .to_f64_vec()?;
+        let k = logits.len() / batch.labels.len();
+        for (row, &label) in logits.chunks(k).zip(&batch.labels) {
+            let (l, ok) = video_loss(row, label);
+            loss += l;
+            correct += ok as usize;
+            seen += 1;
+        }
+    }
+    Ok((loss / seen.max(1) as f64, correct as f64 / seen.max(1) as f64))
+}
+
+fn loader_config(cfg: &PretrainConfig, aug: &AugmentConfig, mode: AugMode) -> LoaderConfig {
+    LoaderConfig {
+        batch: cfg.batch,
+        workers: cfg.workers,
+        prefetch: 2,
+        spec: ClipSpec {
+            len: 1,
+            padding: Padding::Black,
+        },
+        augment: aug.clone(),
+        mode,
+        drop_last: false,
+    }
+}
+
+/// Trains the 2D model and writes the checkpoint with the best validation accuracy to `out`.
+pub fn run(cfg: &PretrainConfig, out: &Path) -> Result<PretrainSummary> {
+    if cfg.epochs == 0 || cfg.batch == 0 {
+        return Err(Error::argument("pretrain", "--epochs and --batch must be at least 1"));
+    }
+    let discovery = discover_stills(&cfg.stills)?;
+    let classes = discovery.classes.clone();
+    let source: Arc<dyn VideoSource> = Arc::new(FolderSource::new(discovery, None, Interp::Bilinear)?);
+    let mut config = ModelConfig::preset(&cfg.model, classes.len())?;
+    if config.conv_kernel[0] != 1 {
+        return Err(Error::argument(
+            "pretrain",
+            format!(
+                "{} is not a 2D model (temporal kernel 1); use e.g. tiny-vgg2d",
+                cfg.model
+            ),
+        ));
+    }
+    config.input = [1, cfg.crop, cfg.crop];
+    let mut rng = ChaCha8Rng::seed_from_u64(mix_seed(cfg.seed, 0, 3));
+    let model = Model::new(
+        config,
+        &mut LayerInit {
+            init: Init::HeNormal,
+            dtype: DType::F32,
+            rng: &mut rng,
+        },
+    )?;
+    let group = ParamGroup {
+        name: "all".into(),
+        params: model.parameters(),
+        lr: cfg.lr,
+        weight_decay: cfg.weight_decay,
+    };
+    let mut sgd = Sgd::new(vec![group], cfg.momentum, 0.0, false)?;
+    let split = stratified_holdout(source.videos(), cfg.val_fraction, cfg.seed)?;
+    let (train, val) = split.indices(0, source.videos())?;
+    let aug = AugmentConfig::scaled(cfg.resize, cfg.crop);
+    let meta = CheckpointMeta {
+        model: model.config().clone(),
+        classes: classes.clone(),
+        preprocessing: Some(Preprocessing {
+            resize: [cfg.resize; 2],
+            crop: [cfg.crop; 2],
+            mean: aug.mean,
+            std: aug.std,
+        }),
+        sampling_gamma: None,
+        pooling_gamma: None,
+        notes: [("pretrained on".to_string(), cfg.stills.display().to_string())].into(),
+    };
+    let mut best = (f64::NEG_INFINITY, 0);
+    for epoch in 1..=cfg.epochs {
+        let mut order = train.clone();
+        order.shuffle(&mut rng);
+        let requests: Vec<ClipRequest> = order.iter().map(|&video| ClipRequest { video, start: 0 }).collect();
+        let mode = AugMode::Train {
+            seed: cfg.seed,
+            epoch: epoch as u64,
+        };
+        let (mut loss_sum, mut seen) = (0.0, 0usize);
+        for (b, batch) in Loader::new(Arc::clone(&source), requests, loader_config(cfg, &aug, mode))?.enumerate() {
+            let batch = batch?;
+            let tape = Tape::new();
+            let logits = model.clip_logits(
+                &tape.constant(batch.clips),
+                true,
+                mix_seed(cfg.seed, epoch as u64, b as u64),
+            )?;
+            let loss = logits.cross_entropy(&batch.labels)?;
+            loss_sum += loss.value().item()? * batch.labels.len() as f64;
+            seen += batch.labels.len();
+            loss.backward()?;
+            sgd.step(1)?;
+        }
+        let (val_loss, val_acc) = accuracy(&model, &source, &val, cfg, &aug)?;
+        let improved = val_acc > best.0;
+        if improved {
+            best = (val_acc, epoch);
+            checkpoint::save_params(out, &model.parameters(), Some(&meta))?;
+        }
+        println!(
+            "pretrain epoch {epoch:>3}  train loss {:.4} | val loss {val_loss:.4} acc {val_acc:.3}{}",
+            loss_sum / seen.max(1) as f64,
+            if improved { " *" } else { "" }
+        );
+    }
+    Ok(PretrainSummary {
+        best_val_acc: best.0,
+        best_epoch: best.1,
+        classes,
+    })
+}
