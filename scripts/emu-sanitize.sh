@@ -6,7 +6,8 @@
 # -fsanitize=bounds (part of undefined) catches in-array index overflow.
 # With --thread: ThreadSanitizer instead, which finds a missing __syncthreads (a data race
 # between the OS threads that emulate a block).
-# A separate target directory per mode keeps the normal build untouched.
+# A separate target directory per mode keeps the normal build untouched; CI, which has nothing
+# to keep, sets STSM_SANITIZE_TARGET_DIR=target to reuse the compiled dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=address
@@ -29,7 +30,7 @@ export TSAN_OPTIONS="${TSAN_OPTIONS:-exitcode=0:log_path=$tsan_logs/tsan}"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-verify_asan_link_order=0:detect_leaks=0:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
 status=0
-cargo test --no-fail-fast --features cuda-emulation --target-dir "target/sanitize-$mode" \
+cargo test --no-fail-fast --features cuda-emulation --target-dir "${STSM_SANITIZE_TARGET_DIR:-target/sanitize-$mode}" \
     --test cuda_emulation --test emulator_selftest --test tiny_net_emulated "$@" || status=$?
 if [ "$mode" = thread ]; then
     python3 - "$tsan_logs" <<'PY' || status=1

@@ -50,6 +50,9 @@ stage "cuda-emu" cargo test --locked --no-fail-fast --features cuda-emulation \
     --test cuda_emulation --test emulator_selftest --test tiny_net_emulated
 stage "demo" demo_smoke
 stage "train" train_smoke
+# The same suites with the kernels and the emulator under AddressSanitizer + UBSan (last: it
+# rebuilds the crate with sanitizer flags in the shared target directory).
+stage "cuda-asan" env STSM_SANITIZE_TARGET_DIR=target scripts/emu-sanitize.sh
 
 echo
 echo "=== stage times ==="
