@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::autograd::Tape;
 use crate::error::{Error, Result};
-use crate::nn::layers::{LayerInit, Module};
-use crate::nn::{Init, Model, ModelConfig};
+use crate::nn::layers::Module;
+use crate::nn::{Model, ModelConfig};
 use crate::ops::{Conv3dGeometry, Conv3dOptions, Pool3dGeometry, Pool3dOptions};
 use crate::optim::{ParamGroup, Sgd};
 use crate::tensor::{DType, Tensor};
@@ -209,15 +209,7 @@ pub fn prepare(w: &Workload) -> Result<Box<dyn FnMut() -> Result<()>>> {
         }
         Spec::TrainStep { model, batch, classes } => {
             let config = ModelConfig::preset(model, *classes)?;
-            let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-            let net = Model::new(
-                config.clone(),
-                &mut LayerInit {
-                    init: Init::HeNormal,
-                    dtype: DType::F32,
-                    rng: &mut rng,
-                },
-            )?;
+            let net = Model::seeded(config.clone(), DType::F32, 7)?;
             let group = ParamGroup {
                 name: "all".into(),
                 params: net.parameters(),

@@ -10,8 +10,8 @@ use crate::error::{Error, Result};
 use crate::infer::evaluate::ScoringConfig;
 use crate::infer::report::{self, EvalReport};
 use crate::nn::checkpoint;
-use crate::nn::layers::{LayerInit, Module};
-use crate::nn::{Init, Model};
+use crate::nn::layers::Module;
+use crate::nn::Model;
 use crate::tensor::DType;
 
 #[derive(Args, Debug)]
@@ -61,15 +61,7 @@ fn from_checkpoint(
         ));
     }
     // Weights come from the checkpoint; the init is only there to build the layers.
-    let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(0);
-    let model = Model::new(
-        meta.model.clone(),
-        &mut LayerInit {
-            init: Init::HeNormal,
-            dtype: DType::F32,
-            rng: &mut rng,
-        },
-    )?;
+    let model = Model::seeded(meta.model.clone(), DType::F32, 0)?;
     ckpt.load_into(&model.parameters(), &[], path)?;
     let pre = meta
         .preprocessing

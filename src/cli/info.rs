@@ -2,13 +2,11 @@
 
 use clap::Args;
 
-use rand::SeedableRng;
-
 use crate::error::Result;
 use crate::nn::checkpoint;
-use crate::nn::layers::{LayerInit, Module};
+use crate::nn::layers::Module;
 use crate::nn::model::describe;
-use crate::nn::{Init, Model, ModelConfig};
+use crate::nn::{Model, ModelConfig};
 use crate::tensor::DType;
 
 #[derive(Args, Debug)]
@@ -65,13 +63,7 @@ pub fn run(args: &InfoArgs) -> Result<()> {
     let params: usize = rows.iter().map(|r| r.params).sum();
     let gflop: f64 = rows.iter().map(|r| 2.0 * r.macs as f64).sum::<f64>() / 1e9;
     if let Some(path) = &args.checkpoint {
-        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-        let mut li = LayerInit {
-            init: Init::HeNormal,
-            dtype: DType::F32,
-            rng: &mut rng,
-        };
-        let model = Model::new(config.clone(), &mut li)?;
+        let model = Model::seeded(config.clone(), DType::F32, 0)?;
         checkpoint::load(path)?.load_into(&model.parameters(), &args.reinit, path)?;
         println!(
             "{} loads into {} (re-initialised: {:?})",

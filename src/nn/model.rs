@@ -67,6 +67,21 @@ impl Model {
         Ok(Model { config, convs, fcs })
     }
 
+    /// A model with He-initialised weights drawn from `seed` (ChaCha8). Callers that then load a
+    /// checkpoint may pass any seed: the init only builds the layers.
+    pub fn seeded(config: ModelConfig, dtype: crate::tensor::DType, seed: u64) -> Result<Model> {
+        use rand::SeedableRng;
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        Model::new(
+            config,
+            &mut LayerInit {
+                init: super::Init::HeNormal,
+                dtype,
+                rng: &mut rng,
+            },
+        )
+    }
+
     pub fn config(&self) -> &ModelConfig {
         &self.config
     }

@@ -4,12 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use rand::SeedableRng;
 use serde::{Deserialize, Serialize};
 
 use super::closed_form;
-use super::layers::{LayerInit, Module};
-use super::{Init, Model, ModelConfig};
+use super::layers::Module;
+use super::{Model, ModelConfig};
 use crate::autograd::Tape;
 use crate::error::{Error, Result};
 use crate::tensor::DType;
@@ -51,15 +50,7 @@ pub fn parity_input(preset: &str) -> Result<Vec<usize>> {
 pub fn run(preset: &str) -> Result<ParityReport> {
     let input = parity_input(preset)?;
     let labels = vec![3];
-    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-    let model = Model::new(
-        ModelConfig::preset(preset, 7)?,
-        &mut LayerInit {
-            init: Init::HeNormal,
-            dtype: DType::F64,
-            rng: &mut rng,
-        },
-    )?;
+    let model = Model::seeded(ModelConfig::preset(preset, 7)?, DType::F64, 0)?;
     closed_form::fill(&model)?;
     let tape = Tape::new();
     let x = closed_form::input(&input)?.to_dtype(DType::F64)?;

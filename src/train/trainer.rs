@@ -28,8 +28,8 @@ use crate::fsutil::write_atomically;
 use crate::infer::evaluate::{score_videos, ScoringConfig};
 use crate::infer::scorer;
 use crate::nn::checkpoint::{self, CheckpointMeta, Preprocessing};
-use crate::nn::layers::{LayerInit, Module};
-use crate::nn::{Family, Init, Model, ModelConfig};
+use crate::nn::layers::Module;
+use crate::nn::{Family, Model, ModelConfig};
 use crate::optim::{ParamGroup, Sgd};
 use crate::sampling::{Phase, Sampler, SamplerConfig};
 use crate::tensor::DType;
@@ -132,15 +132,7 @@ pub fn evaluate(
 fn build_model(c: &TrainConfig, classes: usize) -> Result<Model> {
     let mut config = ModelConfig::preset(&c.model, classes)?;
     config.input = [c.clip_len, c.crop, c.crop];
-    let mut rng = ChaCha8Rng::seed_from_u64(mix_seed(c.seed, 0, 1));
-    let model = Model::new(
-        config,
-        &mut LayerInit {
-            init: Init::HeNormal,
-            dtype: DType::F32,
-            rng: &mut rng,
-        },
-    )?;
+    let model = Model::seeded(config, DType::F32, mix_seed(c.seed, 0, 1))?;
     if let Some(path) = &c.init {
         checkpoint::load(path)?.load_into(&model.parameters(), &c.reinit, path)?;
     }
