@@ -1,5 +1,5 @@
-// Temporal ops along the last axis of (rows, len) score tensors: sliding-window max and
-// temporal softmax pooling (paper Eq. 3). Grid-stride, one output or row per thread; rows are
+// Temporal ops along the last axis of (rows, len) score tensors: sliding-window max,
+// temporal softmax pooling (paper Eq. 3) and the two fused for test-time scoring. Grid-stride, one output or row per thread; rows are
 // short (tens of windows), so a row per thread keeps the CPU reference's summation order.
 #include "common.cuh"
 
@@ -67,6 +67,54 @@ __device__ void softmax_pool_bwd(const TemporalParams<T>& p) {
     }
 }
 
+// Fused test-time scoring: x: (R, L) per-frame scores -> out: (R, 4) online-softmax states
+// (anchor = the window maximising gamma*S, the max for gamma = 0, z = sum e^(gamma (S - anchor)), n = sum S e^(...),
+// max S) over the W = L - k + 1 windows S_t = max x[t .. t+k). One block per row (grid-stride
+// over rows); each thread folds windows t = tid, tid + blockDim, ... into a private state, then
+// the block agrees on the anchor and sums the rescaled z and n. Window scores stay in registers.
+template <typename T>
+__device__ void window_pool_fwd(const TemporalParams<T>& p) {
+    DYNAMIC_SHARED(T, scratch);
+    const int k = p.len - p.windows + 1;
+    // Anchors are compared as sign * S, so one block max serves both signs of gamma.
+    const T sign = p.gamma < T(0) ? T(-1) : T(1);
+    for (int r = blockIdx.x; r < p.rows; r += gridDim.x) {
+        const T* row = p.x + (i64)r * p.len;
+        T anchor = T(0), z = T(0), n = T(0), smax = -stsm_inf<T>();
+        for (int t = threadIdx.x; t < p.windows; t += blockDim.x) {
+            T s = row[t];
+            for (int j = t + 1; j < t + k; ++j)
+                if (row[j] > s || (stsm_isnan(row[j]) && !stsm_isnan(s))) s = row[j];
+            if (z == T(0)) {
+                anchor = s;
+            } else if (sign * (s - anchor) > T(0)) {  // a better window: rescale to it
+                const T rescale = stsm_exp(p.gamma * (anchor - s));
+                z *= rescale;
+                n *= rescale;
+                anchor = s;
+            }
+            const T e = stsm_exp(p.gamma * (s - anchor));
+            z += e;
+            n += s * e;
+            smax = stsm_fmax(smax, s);
+        }
+        const bool empty = z == T(0);
+        const T best = sign * block_reduce<T, true>(empty ? -stsm_inf<T>() : sign * anchor, scratch);
+        // A thread without windows has zero sums: its factor must be 0, never NaN.
+        const T rescale = empty ? T(0) : stsm_exp(p.gamma * (anchor - best));
+        z = block_reduce<T, false>(z * rescale, scratch);
+        n = block_reduce<T, false>(n * rescale, scratch);
+        smax = block_reduce<T, true>(smax, scratch);
+        if (threadIdx.x == 0) {
+            T* out = p.out + (i64)r * 4;
+            out[0] = best;
+            out[1] = z;
+            out[2] = n;
+            out[3] = smax;
+        }
+    }
+}
+
 extern "C" __global__ void sliding_max_fwd_f32(TemporalParams<float> p) { sliding_max_fwd(p); }
 extern "C" __global__ void sliding_max_fwd_f64(TemporalParams<double> p) { sliding_max_fwd(p); }
 extern "C" __global__ void sliding_max_bwd_f32(TemporalParams<float> p) { sliding_max_bwd(p); }
@@ -75,3 +123,5 @@ extern "C" __global__ void softmax_pool_fwd_f32(TemporalParams<float> p) { softm
 extern "C" __global__ void softmax_pool_fwd_f64(TemporalParams<double> p) { softmax_pool_fwd(p); }
 extern "C" __global__ void softmax_pool_bwd_f32(TemporalParams<float> p) { softmax_pool_bwd(p); }
 extern "C" __global__ void softmax_pool_bwd_f64(TemporalParams<double> p) { softmax_pool_bwd(p); }
+extern "C" __global__ void window_pool_fwd_f32(TemporalParams<float> p) { window_pool_fwd(p); }
+extern "C" __global__ void window_pool_fwd_f64(TemporalParams<double> p) { window_pool_fwd(p); }

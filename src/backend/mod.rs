@@ -12,6 +12,11 @@ use crate::ops::geometry::{Conv3dGeometry, Pool3dGeometry};
 use crate::optim::{SgdStep, SgdTensors};
 use crate::tensor::{Device, Tensor};
 
+/// Values in the online-softmax state of a set of windows S (fused scoring, `window_pool_forward`):
+/// anchor = the window maximising γ·S (the max for γ ≥ 0, the min for γ < 0), z = Σ e^{γ(S − anchor)},
+/// n = Σ S·e^{γ(S − anchor)}, max = max S. Exponents are ≤ 0, so no γ overflows them.
+pub const POOL_STATE: usize = 4;
+
 pub trait Backend: Send + Sync {
     fn name(&self) -> &'static str;
 
@@ -49,6 +54,11 @@ pub trait Backend: Send + Sync {
     /// Over the last axis of s: (..., W) -> pooled (...) and weights (..., W).
     fn softmax_pool_forward(&self, s: &Tensor, gamma: f64) -> Result<(Tensor, Tensor)>;
     fn softmax_pool_backward(&self, gf: &Tensor, s: &Tensor, f: &Tensor, p: &Tensor, gamma: f64) -> Result<Tensor>;
+    /// Fused test-time scoring over the last axis of per-frame scores x: (..., L): the max over
+    /// every window of k frames and temporal softmax pooling with γ in one pass that never
+    /// stores the L − k + 1 window scores. Returns online-softmax states (..., POOL_STATE) over
+    /// the windows; states of disjoint window sets merge exactly (`infer::pooling::PoolState`).
+    fn window_pool_forward(&self, x: &Tensor, k: usize, gamma: f64) -> Result<Tensor>;
 
     /// Over the last axis of x: (N, K).
     fn log_softmax_forward(&self, x: &Tensor) -> Result<Tensor>;

@@ -70,9 +70,7 @@ pub fn run(args: &DemoArgs) -> Result<()> {
         rng: &mut rng,
     };
     let net = TinyNet::new(CLIP, CLASSES, 0.25, &mut li)?;
-    for p in net.parameters() {
-        p.set_value(p.value().to_device(args.device)?)?;
-    }
+    net.to_device(args.device)?;
     let group = ParamGroup {
         name: "all".into(),
         params: net.parameters(),

@@ -2,5 +2,6 @@
 
 pub mod evaluate;
 pub mod metrics;
+pub mod pooling;
 pub mod report;
 pub mod scorer;

@@ -181,6 +181,22 @@ impl ModelConfig {
         self.conv_kernel.map(|k| k / 2)
     }
 
+    /// How many frames on each side one output frame sees (the temporal receptive field's
+    /// half-width): the halo a chunk of frames needs so its interior outputs equal a one-pass
+    /// run over the whole video (13 for VGG-3D's 13 temporal-kernel-3 convs). None when the
+    /// network pools or strides over time, so its outputs are not per frame (C3D).
+    pub fn temporal_halo(&self) -> Option<usize> {
+        if self
+            .blocks
+            .iter()
+            .any(|b| b.pool.kernel[0] != 1 || b.pool.stride[0] != 1)
+        {
+            return None;
+        }
+        // Kernels are odd ("same" padding): each conv reaches KT / 2 frames either way.
+        Some(self.conv_padding()[0] * self.blocks.iter().map(|b| b.channels.len()).sum::<usize>())
+    }
+
     /// Parameter-name prefixes of the convs, in order: C3D's `conv1`, `conv2`, `conv3a`,
     /// `conv3b`, ...; torchvision VGG's `features.N` (N counts conv, ReLU and pool modules).
     pub fn conv_names(&self) -> Vec<String> {
@@ -227,6 +243,14 @@ mod tests {
         let c = ModelConfig::preset("vgg3d", 7).unwrap();
         let expected = [0, 2, 5, 7, 10, 12, 14, 17, 19, 21, 24, 26, 28].map(|i| format!("features.{i}"));
         assert_eq!(c.conv_names(), expected);
+    }
+
+    #[test]
+    fn temporal_halo_counts_the_temporal_convs() {
+        // The reference notes: 13 temporal-kernel-3 convs, so ±13 frames of context.
+        assert_eq!(ModelConfig::preset("vgg3d", 7).unwrap().temporal_halo(), Some(13));
+        assert_eq!(ModelConfig::preset("tiny-vgg2d", 7).unwrap().temporal_halo(), Some(0));
+        assert_eq!(ModelConfig::preset("c3d", 7).unwrap().temporal_halo(), None);
     }
 
     #[test]

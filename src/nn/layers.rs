@@ -7,11 +7,24 @@ use super::init::{self, Init};
 use crate::autograd::{Param, Var};
 use crate::error::Result;
 use crate::ops::Conv3dOptions;
-use crate::tensor::DType;
+use crate::tensor::{DType, Device};
 
 /// Anything holding parameters; `parameters()` lists them in a stable order.
 pub trait Module {
     fn parameters(&self) -> Vec<Param>;
+
+    /// Moves every parameter to `device` (inputs must then be sent there too).
+    fn to_device(&self, device: Device) -> Result<()> {
+        for p in self.parameters() {
+            p.set_value(p.value().to_device(device)?)?;
+        }
+        Ok(())
+    }
+
+    /// Where the parameters live (the CPU for a module without any).
+    fn device(&self) -> Device {
+        self.parameters().first().map_or(Device::Cpu, |p| p.value().device())
+    }
 }
 
 pub struct Conv3d {

@@ -46,6 +46,14 @@ pub fn temporal_softmax_pool(s: &Tensor, gamma: f64) -> Result<(Tensor, Tensor)>
     backend::of(s).softmax_pool_forward(s, gamma)
 }
 
+/// Fused test-time scoring (no gradient): (N, C, L) per-frame scores -> (N, C, 4) online-softmax
+/// states of the windows of `k` frames (see `Backend::window_pool_forward`).
+pub fn window_pool_states(x: &Tensor, k: usize, gamma: f64) -> Result<Tensor> {
+    check_window("window_pool", x, k)?;
+    check_gamma("window_pool", gamma)?;
+    backend::of(x).window_pool_forward(x, k, gamma)
+}
+
 impl Var {
     /// Sliding-window max over the last (time) axis with window `k`, stride 1.
     pub fn sliding_max(&self, k: usize) -> Result<Var> {

@@ -305,6 +305,15 @@ pub fn temporal_ops_match_the_reference(dev: Device) {
                 &CPU.softmax_pool_backward(&gf, &s, &f, &p, gamma).unwrap(),
             );
         }
+        // Fused scoring: rows longer than a block, so threads fold several windows and merge.
+        let x = random(&mut r, &[2, 3, 600], dtype);
+        for (k, gamma) in [(16, 1.0), (1, 0.0), (600, 2.0), (5, -1.5), (16, 1e30)] {
+            assert_close(
+                &format!("window_pool_fwd k {k} γ {gamma}"),
+                &DEV.window_pool_forward(&on(dev, &x), k, gamma).unwrap(),
+                &CPU.window_pool_forward(&x, k, gamma).unwrap(),
+            );
+        }
     }
 }
 

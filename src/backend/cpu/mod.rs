@@ -30,3 +30,17 @@ use crate::tensor::{Scalar, Tensor};
 fn optional<'a, T: Scalar>(t: Option<&'a Tensor>, op: &'static str) -> Result<Option<&'a [T]>> {
     t.map(|b| b.as_slice::<T>(op)).transpose()
 }
+
+/// (rows, last) of a tensor whose last axis is the one an op works along.
+pub(crate) fn rows_and_last(t: &Tensor) -> (usize, usize) {
+    let last = t.dims().last().copied().unwrap_or(1);
+    (t.numel() / last.max(1), last)
+}
+
+pub(crate) fn with_last_dim(t: &Tensor, last: usize) -> Vec<usize> {
+    let mut dims = t.dims().to_vec();
+    if let Some(d) = dims.last_mut() {
+        *d = last;
+    }
+    dims
+}

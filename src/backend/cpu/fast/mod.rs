@@ -8,12 +8,13 @@ pub mod conv3d;
 pub mod dense;
 pub mod gemm;
 pub mod pool3d;
+pub mod temporal;
 pub mod workspace;
 
 use rayon::prelude::*;
 
-use super::optional;
 use super::reference::{self, CpuReference};
+use super::{optional, rows_and_last, with_last_dim};
 use crate::backend::Backend;
 use crate::error::Result;
 use crate::ops::geometry::{Conv3dGeometry, Pool3dGeometry};
@@ -255,6 +256,15 @@ impl Backend for CpuFast {
 
     fn softmax_pool_backward(&self, gf: &Tensor, s: &Tensor, f: &Tensor, p: &Tensor, gamma: f64) -> Result<Tensor> {
         REF.softmax_pool_backward(gf, s, f, p, gamma)
+    }
+
+    fn window_pool_forward(&self, x: &Tensor, k: usize, gamma: f64) -> Result<Tensor> {
+        const OP: &str = "window_pool";
+        let (rows, len) = rows_and_last(x);
+        with_float!(OP, x, |T| Tensor::from_vec(
+            &with_last_dim(x, crate::backend::POOL_STATE),
+            temporal::window_pool_forward::<T>(x.as_slice(OP)?, rows, len, k, gamma)
+        ))
     }
 
     fn log_softmax_forward(&self, x: &Tensor) -> Result<Tensor> {

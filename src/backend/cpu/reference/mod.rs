@@ -11,27 +11,13 @@ pub mod pool3d;
 pub mod temporal;
 
 use super::super::Backend;
-use super::optional;
+use super::{optional, rows_and_last, with_last_dim};
 use crate::error::Result;
 use crate::ops::geometry::{Conv3dGeometry, Pool3dGeometry};
 use crate::optim::SgdStep;
 use crate::tensor::{Float, Tensor};
 
 pub struct CpuReference;
-
-/// (rows, last) of a tensor whose last axis is the one an op works along.
-fn rows_and_last(t: &Tensor) -> (usize, usize) {
-    let last = t.dims().last().copied().unwrap_or(1);
-    (t.numel() / last.max(1), last)
-}
-
-fn with_last_dim(t: &Tensor, last: usize) -> Vec<usize> {
-    let mut dims = t.dims().to_vec();
-    if let Some(d) = dims.last_mut() {
-        *d = last;
-    }
-    dims
-}
 
 impl Backend for CpuReference {
     fn name(&self) -> &'static str {
@@ -217,6 +203,15 @@ impl Backend for CpuReference {
             let (f, p) = temporal::softmax_pool_forward::<T>(s.as_slice(OP)?, rows, windows, gamma);
             Ok((Tensor::from_vec(pooled_dims, f)?, Tensor::from_vec(s.dims(), p)?))
         })
+    }
+
+    fn window_pool_forward(&self, x: &Tensor, k: usize, gamma: f64) -> Result<Tensor> {
+        const OP: &str = "window_pool";
+        let (rows, len) = rows_and_last(x);
+        with_float!(OP, x, |T| Tensor::from_vec(
+            &with_last_dim(x, crate::backend::POOL_STATE),
+            temporal::window_pool_forward::<T>(x.as_slice(OP)?, rows, len, k, gamma)
+        ))
     }
 
     fn softmax_pool_backward(&self, gf: &Tensor, s: &Tensor, f: &Tensor, p: &Tensor, gamma: f64) -> Result<Tensor> {

@@ -1,6 +1,7 @@
 //! Temporal ops over the last axis of (N, C, T) score tensors: sliding-window max and
 //! temporal softmax pooling (paper Eq. 3).
 
+use crate::backend::POOL_STATE;
 use crate::tensor::Float;
 
 /// x: (rows, T) -> y: (rows, T - k + 1), y[r, t] = max_{j in t..t+k} x[r, j]; argmax holds j.
@@ -72,6 +73,27 @@ pub fn softmax_pool_backward<T: Float>(gf: &[T], s: &[T], f: &[T], p: &[T], wind
             gf[r] * pj * (T::one() + gamma * (sj - f[r]))
         })
         .collect()
+}
+
+/// x: (rows, L) per-frame scores -> (rows, POOL_STATE) states of the windows S_t = max of
+/// x[t .. t + k], t = 0..=L − k. Written the plain way (window scores first, then the sums) as
+/// the oracle of the fused single-pass versions.
+pub fn window_pool_forward<T: Float>(x: &[T], rows: usize, len: usize, k: usize, gamma: f64) -> Vec<T> {
+    let (s, _) = sliding_max_forward(x, rows, len, k);
+    let g = T::from_f64_lossy(gamma);
+    let mut states = Vec::with_capacity(rows * POOL_STATE);
+    for row in s.chunks(len - k + 1).take(rows) {
+        let max = row.iter().copied().fold(T::neg_infinity(), T::max);
+        let anchor = if g >= T::zero() {
+            max
+        } else {
+            row.iter().copied().fold(T::infinity(), T::min)
+        };
+        let z: T = row.iter().map(|&v| (g * (v - anchor)).exp()).sum();
+        let n: T = row.iter().map(|&v| v * (g * (v - anchor)).exp()).sum();
+        states.extend([anchor, z, n, max]);
+    }
+    states
 }
 
 #[cfg(test)]

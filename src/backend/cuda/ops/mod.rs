@@ -113,6 +113,9 @@ impl Backend for CudaBackend {
     fn softmax_pool_forward(&self, s: &Tensor, gamma: f64) -> Result<(Tensor, Tensor)> {
         by_dtype!("temporal_softmax_pool", s, temporal::softmax_pool_forward, (s, gamma))
     }
+    fn window_pool_forward(&self, x: &Tensor, k: usize, gamma: f64) -> Result<Tensor> {
+        by_dtype!("window_pool", x, temporal::window_pool_forward, (x, k, gamma))
+    }
     fn softmax_pool_backward(&self, gf: &Tensor, s: &Tensor, f: &Tensor, p: &Tensor, gamma: f64) -> Result<Tensor> {
         by_dtype!(
             "temporal_softmax_pool_backward",

@@ -1,8 +1,9 @@
-//! Launchers of kernels/temporal.cu: sliding-window max and temporal softmax pooling over the
-//! last axis.
+//! Launchers of kernels/temporal.cu: sliding-window max, temporal softmax pooling and the two
+//! fused (test-time window scoring) over the last axis.
 
 use super::common::{self as c, empty, launch, ptr};
 use crate::backend::cuda::params::{KernelFloat, TemporalParams};
+use crate::backend::POOL_STATE;
 use crate::error::Result;
 use crate::tensor::{DType, Tensor};
 
@@ -105,4 +106,20 @@ pub fn softmax_pool_backward<T: KernelFloat>(
     // SAFETY: s, p, gs are (rows, windows); gf and f (rows).
     unsafe { launch::<T, _>(&l, "softmax_pool_bwd", c::flat(rows * windows), &p)? };
     Ok(gs)
+}
+
+pub fn window_pool_forward<T: KernelFloat>(x: &Tensor, k: usize, gamma: f64) -> Result<Tensor> {
+    const OP: &str = "window_pool";
+    let (rows, len) = rows_and_last(x);
+    let l = c::launcher(x, OP)?;
+    let states = empty(&l, &with_last(x, POOL_STATE), T::DTYPE)?;
+    let p = TemporalParams::<T> {
+        x: ptr(x, OP)?,
+        out: ptr(&states, OP)?,
+        gamma: T::from_f64(gamma),
+        ..params(rows, len, len - k + 1, OP)?
+    };
+    // SAFETY: x is (rows, len), states (rows, 4); one block per row.
+    unsafe { launch::<T, _>(&l, "window_pool_fwd", c::per_row::<T>(rows), &p)? };
+    Ok(states)
 }
