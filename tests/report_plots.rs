@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use stsm_engine::report::{sampling_map, sampling_maps, training_curves, EpochPoint, SamplingTrace};
+use stsm_engine::report::{
+    sampling_map, sampling_maps, training_curves, window_scores, EpochPoint, SamplingTrace, WindowScoresPlot,
+};
 
 fn epochs(n: usize) -> Vec<EpochPoint> {
     (1..=n)
@@ -45,6 +47,29 @@ fn trace(id: &str, len: usize) -> SamplingTrace {
         final_scores: (0..n).map(|s| (s as f32 / 10.0).sin()).collect(),
         truth: Some((len / 3, len / 2)),
         apex: Some(len / 2 - 3),
+    }
+}
+
+/// K classes over a video of `len` frames, windows of 16 frames every `stride`; class c peaks at
+/// a different time, mean-pooling weights.
+fn scores_plot(k: usize, len: usize, stride: usize) -> WindowScoresPlot {
+    let starts: Vec<usize> = (0..=len.saturating_sub(16)).step_by(stride).collect();
+    let w = starts.len();
+    let scores: Vec<Vec<f64>> = (0..k)
+        .map(|c| starts.iter().map(|&s| ((s as f64 / 40.0) + c as f64).sin()).collect())
+        .collect();
+    let pooled: Vec<f64> = scores.iter().map(|r| r.iter().sum::<f64>() / w as f64).collect();
+    WindowScoresPlot {
+        title: format!("video {len}"),
+        classes: (0..k).map(|c| format!("class {c}")).collect(),
+        starts,
+        window_len: 16,
+        video_len: len,
+        scores,
+        weights: vec![vec![1.0 / w as f64; w]; k],
+        pooled,
+        predicted: k / 2,
+        pooling: "mean".into(),
     }
 }
 
@@ -93,6 +118,32 @@ fn sampling_maps_grid_is_two_maps_wide() {
 }
 
 #[test]
+fn window_scores_writes_a_1000_by_820_png() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sub/scores.png");
+    window_scores(&scores_plot(5, 300, 4), &path).unwrap();
+    assert_eq!(png_size(&path), (1000, 820));
+    assert_eq!(files_in(&dir.path().join("sub")), ["scores.png"]);
+}
+
+#[test]
+fn window_scores_draws_one_window_many_classes_and_long_videos() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("one.png", scores_plot(3, 16, 1)),     // W = 1
+        ("short.png", scores_plot(2, 5, 1)),    // a video shorter than its one (padded) window
+        ("ten.png", scores_plot(10, 200, 2)),   // a colour per class
+        ("many.png", scores_plot(101, 200, 8)), // the best 10 drawn
+        ("long.png", scores_plot(4, 6000, 1)),  // thousands of windows
+    ];
+    for (name, plot) in &cases {
+        let path = dir.path().join(name);
+        window_scores(plot, &path).unwrap();
+        assert_eq!(png_size(&path), (1000, 820), "{name}");
+    }
+}
+
+#[test]
 fn nan_values_are_drawn_around() {
     let dir = tempfile::tempdir().unwrap();
     let mut pts = epochs(10);
@@ -112,6 +163,15 @@ fn nan_values_are_drawn_around() {
     sampling_map(&t, &dir.path().join("m.png")).unwrap();
     t.final_scores.iter_mut().for_each(|v| *v = f32::NAN);
     sampling_map(&t, &dir.path().join("m2.png")).unwrap();
+
+    let mut p = scores_plot(3, 100, 2);
+    p.scores[1][7] = f64::NAN;
+    p.scores[0][3] = f64::INFINITY;
+    p.pooled[2] = f64::NAN;
+    window_scores(&p, &dir.path().join("w.png")).unwrap();
+    p.scores.iter_mut().flatten().for_each(|v| *v = f64::NAN);
+    p.weights.iter_mut().flatten().for_each(|v| *v = f64::NAN);
+    window_scores(&p, &dir.path().join("w2.png")).unwrap();
 }
 
 #[test]
@@ -136,6 +196,26 @@ fn bad_input_is_an_error_and_writes_nothing() {
     t.picks.push((13, 35, "exploitation".into()));
     assert!(sampling_map(&t, &p("g.png")).is_err());
 
+    // Each inconsistency is refused with the field it is in.
+    type Spoil = fn(&mut WindowScoresPlot);
+    let bad: [(&str, Spoil); 7] = [
+        ("classes", |w| w.classes.clear()),
+        ("starts", |w| w.starts.swap(0, 1)),
+        ("window_len", |w| w.window_len = 0),
+        ("scores", |w| {
+            w.scores[1].pop();
+        }),
+        ("weights", |w| w.weights.truncate(2)),
+        ("pooled", |w| w.pooled.push(0.0)),
+        ("predicted", |w| w.predicted = 3),
+    ];
+    for (field, spoil) in bad {
+        let mut w = scores_plot(3, 100, 2);
+        spoil(&mut w);
+        let msg = window_scores(&w, &p("h.png")).unwrap_err().to_string();
+        assert!(msg.contains(field), "{field}: {msg}");
+    }
+
     assert!(files_in(dir.path()).is_empty());
 }
 
@@ -146,6 +226,7 @@ fn committed_example_images_are_small_pngs() {
         ("training_curves.png", (1000, 820)),
         ("sampling_map.png", (1000, 900)),
         ("sampling_maps.png", (2000, 1800)),
+        ("window_scores.png", (1000, 820)),
     ] {
         let path = dir.join(name);
         assert_eq!(png_size(&path), size, "{name}");

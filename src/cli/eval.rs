@@ -5,14 +5,13 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::data::{AugmentConfig, Pack, VideoSource};
+use super::checkpoint_args::BareCheckpointArgs;
 use crate::error::{Error, Result};
 use crate::infer::evaluate::ScoringConfig;
+use crate::infer::loaded::LoadedModel;
+use crate::infer::pooling::Pooling;
 use crate::infer::report::{self, EvalReport};
-use crate::nn::checkpoint;
-use crate::nn::layers::Module;
-use crate::nn::Model;
-use crate::tensor::DType;
+use crate::tensor::Device;
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
@@ -22,74 +21,57 @@ pub struct EvalArgs {
     /// A checkpoint written by stsm-engine (its metadata gives model, classes, preprocessing, γ).
     #[arg(long, requires = "data")]
     checkpoint: Option<PathBuf>,
-    /// A pack file of the videos to evaluate (see `stsm-engine pack`).
+    /// The videos: a pack file (see `stsm-engine pack`) or a frame-folder root
+    /// ROOT/<split>/<Class>/<video>/.
     #[arg(long)]
     data: Option<PathBuf>,
-    /// Pooling γ (default: the checkpoint's).
+    /// Split folder of a frame-folder root.
+    #[arg(long, default_value = "test")]
+    split: String,
+    /// Temporal pooling of the window scores: softmax (with --gamma), mean, or max.
+    #[arg(long, default_value = "softmax")]
+    pool: String,
+    /// Softmax pooling γ (default: the checkpoint's).
     #[arg(long)]
     gamma: Option<f64>,
     /// C3D window stride.
     #[arg(long, default_value_t = 1)]
     stride: usize,
+    /// Where to run: cpu, cuda, cuda:N.
+    #[arg(long, default_value = "cpu")]
+    device: Device,
     /// Also write the report as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
+    #[command(flatten)]
+    bare: BareCheckpointArgs,
 }
 
-fn from_checkpoint(
-    path: &std::path::Path,
-    data: &std::path::Path,
-    gamma: Option<f64>,
-    stride: usize,
-) -> Result<EvalReport> {
-    let ckpt = checkpoint::load(path)?;
-    let meta = ckpt.meta.clone().ok_or_else(|| {
-        Error::data(
-            path,
-            "has no stsm-engine metadata (model config, classes, preprocessing); train with stsm-engine or use --run",
-        )
-    })?;
-    let source = Pack::open(data)?;
-    if source.classes() != meta.classes.as_slice() {
-        return Err(Error::data(
-            data,
-            format!(
-                "classes {:?} differ from the checkpoint's {:?}",
-                source.classes(),
-                meta.classes
-            ),
-        ));
-    }
-    // Weights come from the checkpoint; the init is only there to build the layers.
-    let model = Model::seeded(meta.model.clone(), DType::F32, 0)?;
-    ckpt.load_into(&model.parameters(), &[], path)?;
-    let pre = meta
-        .preprocessing
-        .as_ref()
-        .ok_or_else(|| Error::data(path, "metadata lacks preprocessing"))?;
-    let augment = AugmentConfig {
-        mean: pre.mean,
-        std: pre.std,
-        ..AugmentConfig::scaled(pre.resize[0], pre.crop[0])
+fn from_checkpoint(args: &EvalArgs, path: &std::path::Path, data: &std::path::Path) -> Result<EvalReport> {
+    let loaded = LoadedModel::load(path, args.bare.meta()?, args.device)?;
+    let source = loaded.open_data(data, &args.split)?;
+    let gamma = match Pooling::parse(&args.pool, args.gamma.unwrap_or(loaded.default_gamma()))? {
+        Pooling::Softmax { gamma } => gamma,
+        Pooling::Max => f64::INFINITY,
     };
     let scoring = ScoringConfig {
-        clip_len: meta.model.input[0],
-        stride,
-        gamma: gamma.or(meta.pooling_gamma).unwrap_or(1.0),
-        augment,
+        clip_len: loaded.clip_len(),
+        stride: args.stride,
+        gamma,
+        augment: loaded.augment.clone(),
     };
     let videos: Vec<usize> = (0..source.videos().len()).collect();
-    report::evaluate(&model, &source, &videos, &scoring)
+    report::evaluate(&loaded.model, source.as_ref(), &videos, &scoring)
 }
 
 pub fn run(args: &EvalArgs) -> Result<()> {
     let report = match (&args.run, &args.checkpoint, &args.data) {
         (Some(dir), _, _) => crate::train::evaluate_run(dir)?,
-        (None, Some(ckpt), Some(data)) => from_checkpoint(ckpt, data, args.gamma, args.stride)?,
+        (None, Some(ckpt), Some(data)) => from_checkpoint(args, ckpt, data)?,
         _ => {
             return Err(Error::argument(
                 "eval",
-                "give --run DIR, or --checkpoint FILE with --data PACK",
+                "give --run DIR, or --checkpoint FILE with --data PACK|ROOT",
             ))
         }
     };
@@ -97,6 +79,7 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     if let Some(path) = &args.json {
         let json = serde_json::to_vec_pretty(&report).map_err(|e| Error::data(path, e.to_string()))?;
         crate::fsutil::write_atomically(path, |f| std::io::Write::write_all(f, &json))?;
+        println!("report written to {}", path.display());
     }
     Ok(())
 }

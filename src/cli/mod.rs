@@ -1,12 +1,14 @@
 //! Command-line interface: one file per subcommand, each with its clap `Args` and a `run`.
 
 mod bench;
+mod checkpoint_args;
 mod demo;
 mod eval;
 mod inflate;
 mod info;
 mod pack;
 mod parity;
+mod predict;
 mod pretrain;
 mod sweep;
 mod synth;
@@ -47,6 +49,8 @@ enum Command {
     Info(info::InfoArgs),
     /// Run the full-size PyTorch parity clip through C3D or VGG-3D (closed-form weights).
     Parity(parity::ParityArgs),
+    /// Score one video (a folder of frames) with a checkpoint: class probabilities, predicted label.
+    Predict(predict::PredictArgs),
     /// Pretrain a 2D model on still images (then `inflate` it into a 3D initialisation).
     Pretrain(pretrain::PretrainArgs),
     /// Inflate a 2D checkpoint into a 3D one (repeat each kernel along time and divide, or centre).
@@ -75,6 +79,7 @@ pub fn run() -> Result<()> {
         Command::Info(args) => info::run(&args),
         Command::Inflate(args) => inflate::run(&args),
         Command::Parity(args) => parity::run(&args),
+        Command::Predict(args) => predict::run(&args),
         Command::Pretrain(args) => pretrain::run(&args),
         Command::Sweep(args) => sweep::run(&args),
         Command::Synth(args) => synth::run(&args),

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::evaluate::{score_videos, ScoringConfig};
 use super::metrics::{class_metrics, eer_accuracy, roc_auc, ClassMetrics};
+use super::pooling::Pooling;
 use super::scorer::video_loss;
 use crate::data::VideoSource;
 use crate::error::Result;
@@ -20,6 +21,7 @@ pub struct EvalReport {
     pub roc_auc: Option<f64>,
     /// (threshold, accuracy) at the equal-error-rate point.
     pub eer: Option<(f64, f64)>,
+    /// Softmax pooling γ; +∞ (null in JSON) is max pooling.
     pub pooling_gamma: f64,
 }
 
@@ -63,10 +65,10 @@ pub fn evaluate(model: &Model, source: &dyn VideoSource, videos: &[usize], s: &S
 impl EvalReport {
     /// A plain-text summary: accuracy, per-class recall and the confusion matrix.
     pub fn text(&self) -> String {
+        let pooling = Pooling::from_gamma(self.pooling_gamma).map_or_else(|e| e.to_string(), |p| p.to_string());
         let mut out = format!(
-            "{} videos, pooling γ {}: accuracy {:.2} %, mean loss {:.4}\n",
+            "{} videos, pooling {pooling}: accuracy {:.2} %, mean loss {:.4}\n",
             self.videos,
-            self.pooling_gamma,
             100.0 * self.metrics.accuracy,
             self.loss
         );
