@@ -107,6 +107,8 @@ fn pooling_matches_the_reference() {
             },
         ),
         ([1, 4, 16, 14, 14], Pool3dOptions::new([1, 2, 2])),
+        // Tiling windows that leave a last row and column uncovered (floor mode).
+        ([2, 3, 5, 7, 9], Pool3dOptions::new([2, 2, 2])),
         (
             [3, 5, 2, 7, 7],
             Pool3dOptions {
@@ -118,7 +120,12 @@ fn pooling_matches_the_reference() {
         ),
     ];
     for (case, (xd, opts)) in cases.iter().enumerate() {
-        let x = tensor(xd, 7);
+        // Ties (values rounded to a coarse grid) and NaNs exercise the argmax order.
+        let mut values = tensor(xd, 7).to_vec::<f32>().unwrap();
+        for (i, v) in values.iter_mut().enumerate() {
+            *v = if i % 37 == 5 { f32::NAN } else { (*v * 2.0).round() };
+        }
+        let x = Tensor::from_vec(xd, values).unwrap();
         let g = Pool3dGeometry::new("test", x.shape(), opts).unwrap();
         let gy = tensor(&g.output_dims(), 8);
         let (f, r) = (CpuFast, CpuReference);

@@ -132,7 +132,11 @@ impl Backend for CpuFast {
         let mut gx = vec![0f32; g.planes * in_plane];
         per_planes(g, &mut gx, in_plane, |sub, p0, part| {
             let range = p0 * out_plane..(p0 + sub.planes) * out_plane;
-            pool3d::max_backward(&gys[range.clone()], &args[range], part, sub);
+            if pool3d::tiles(sub) {
+                pool3d::max_backward_tiles(&gys[range.clone()], &args[range], part, sub);
+            } else {
+                pool3d::max_backward(&gys[range.clone()], &args[range], part, sub);
+            }
         });
         Tensor::from_vec(&g.input_dims(), gx)
     }

@@ -11,7 +11,46 @@ pub fn tiles(g: &Pool3dGeometry) -> bool {
     g.padding == [0; 3] && g.stride == g.kernel && (0..3).all(|a| g.output[a] * g.kernel[a] <= g.input[a])
 }
 
-/// x: planes of (T, H, W) -> y, argmax: planes of (T', H', W'); `g.planes` planes.
+/// All ones where candidate `v` replaces the current best `b` (larger, or the first NaN), else
+/// zero: a mask, so the selects below compile to blends rather than unpredictable branches.
+#[inline(always)]
+fn beats(v: f32, b: f32) -> u32 {
+    0u32.wrapping_sub((v > b) as u32 | (v.is_nan() & !b.is_nan()) as u32)
+}
+
+#[inline(always)]
+fn select_f32(mask: u32, yes: f32, no: f32) -> f32 {
+    f32::from_bits(yes.to_bits() & mask | no.to_bits() & !mask)
+}
+
+/// Merges one input row into the window maxima of an output row: `row` holds ow windows of KW
+/// taps (KW = 0: the runtime `kw`), `r` is the row's offset in its plane. `first`: the row is
+/// the windows' first, so it replaces rather than competes.
+#[inline(always)]
+fn merge_row<const KW: usize>(row: &[f32], kw: usize, r: usize, first: bool, best: &mut [f32], arg: &mut [u32]) {
+    let kw = if KW == 0 { kw } else { KW };
+    for (zw, ((window, b), a)) in row
+        .chunks_exact(kw)
+        .zip(best.iter_mut())
+        .zip(arg.iter_mut())
+        .enumerate()
+    {
+        let (mut v, mut at) = (window[0], 0u32);
+        for (dw, &c) in window.iter().enumerate().skip(1) {
+            let take = beats(c, v);
+            v = select_f32(take, c, v);
+            at = dw as u32 & take | at & !take;
+        }
+        let take = beats(v, *b) | 0u32.wrapping_sub(first as u32);
+        *b = select_f32(take, v, *b);
+        *a = (r + zw * kw) as u32 + at & take | *a & !take;
+    }
+}
+
+/// x: planes of (T, H, W) -> y, argmax: planes of (T', H', W'); `g.planes` planes. Each window
+/// row's kw taps are reduced first, then rows are merged in (t, h) order: the earliest maximum
+/// wins either way. Selects instead of branches (on real data the comparisons are coin flips),
+/// and the usual widths 1 and 2 compiled as constants.
 pub fn max_forward(x: &[f32], y: &mut [f32], arg: &mut [u32], g: &Pool3dGeometry) {
     let [it, ih, iw] = g.input;
     let [ot, oh, ow] = g.output;
@@ -23,24 +62,63 @@ pub fn max_forward(x: &[f32], y: &mut [f32], arg: &mut [u32], g: &Pool3dGeometry
             for zh in 0..oh {
                 let o = p * out_plane + (zt * oh + zh) * ow;
                 let (best, best_arg) = (&mut y[o..o + ow], &mut arg[o..o + ow]);
-                best.fill(f32::NEG_INFINITY);
-                best_arg.fill(u32::MAX);
                 for dt in 0..kt {
                     for dh in 0..kh {
                         let r = ((zt * kt + dt) * ih + zh * kh + dh) * iw;
-                        let row = &xp[r..r + iw];
-                        for zw in 0..ow {
-                            for dw in 0..kw {
-                                let (w, v) = (zw * kw + dw, row[zw * kw + dw]);
-                                let (b, a) = (best[zw], best_arg[zw]);
-                                if a == u32::MAX || v > b || v.is_nan() && !b.is_nan() {
-                                    best[zw] = v;
-                                    best_arg[zw] = (r + w) as u32;
-                                }
-                            }
+                        let row = &xp[r..r + ow * kw];
+                        let first = dt == 0 && dh == 0;
+                        match kw {
+                            1 => merge_row::<1>(row, kw, r, first, best, best_arg),
+                            2 => merge_row::<2>(row, kw, r, first, best, best_arg),
+                            _ => merge_row::<0>(row, kw, r, first, best, best_arg),
                         }
                     }
                 }
+            }
+        }
+    }
+}
+
+/// One gx row of tiling windows: the window's gradient where its argmax is, zero elsewhere.
+#[inline(always)]
+fn spread_row<const KW: usize>(out: &mut [f32], kw: usize, r: usize, gy: &[f32], arg: &[u32]) {
+    let kw = if KW == 0 { kw } else { KW };
+    for (zw, (window, (&d, &a))) in out.chunks_exact_mut(kw).zip(gy.iter().zip(arg)).enumerate() {
+        let hit = (a as usize).wrapping_sub(r + zw * kw);
+        for (dw, v) in window.iter_mut().enumerate() {
+            *v = if hit == dw { d } else { 0.0 };
+        }
+    }
+}
+
+/// The backward of `max_forward` for tiling windows: every input element lies in at most one
+/// window, so gx is written once, row by row — the window's gradient where the argmax is, zero
+/// elsewhere (and zero on the rows and columns no window covers) — with no fill and no scatter.
+pub fn max_backward_tiles(gy: &[f32], arg: &[u32], gx: &mut [f32], g: &Pool3dGeometry) {
+    let [it, ih, iw] = g.input;
+    let [ot, oh, ow] = g.output;
+    let [kt, kh, kw] = g.kernel;
+    let (in_plane, out_plane) = (it * ih * iw, ot * oh * ow);
+    for p in 0..g.planes {
+        let gxp = &mut gx[p * in_plane..(p + 1) * in_plane];
+        for t in 0..it {
+            for h in 0..ih {
+                let r = (t * ih + h) * iw;
+                let row = &mut gxp[r..r + iw];
+                let (zt, zh) = (t / kt, h / kh);
+                if zt >= ot || zh >= oh {
+                    row.fill(0.0);
+                    continue;
+                }
+                let o = p * out_plane + (zt * oh + zh) * ow;
+                let (gy_row, arg_row) = (&gy[o..o + ow], &arg[o..o + ow]);
+                let (covered, rest) = row.split_at_mut(ow * kw);
+                match kw {
+                    1 => spread_row::<1>(covered, kw, r, gy_row, arg_row),
+                    2 => spread_row::<2>(covered, kw, r, gy_row, arg_row),
+                    _ => spread_row::<0>(covered, kw, r, gy_row, arg_row),
+                }
+                rest.fill(0.0);
             }
         }
     }
