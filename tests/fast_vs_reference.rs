@@ -50,6 +50,32 @@ const CONV_CASES: [([usize; 5], [usize; 5], [usize; 3], [usize; 3]); 5] = [
     ([2, 3, 9, 23, 21], [5, 3, 3, 3, 3], [1, 1, 1], [1, 1, 1]),
 ];
 
+/// A deep layer at batch 1 (one block of positions, many output channels): the forward splits
+/// output channels across threads; every split must give the reference result.
+#[test]
+fn conv3d_forward_split_over_output_channels_matches_the_reference() {
+    let (x, w, b) = (
+        tensor(&[1, 6, 2, 3, 3], 21),
+        tensor(&[70, 6, 3, 3, 3], 22),
+        tensor(&[70], 23),
+    );
+    let g = Conv3dGeometry::new(
+        x.shape(),
+        w.shape(),
+        &Conv3dOptions {
+            stride: [1; 3],
+            padding: [1; 3],
+        },
+    )
+    .unwrap();
+    let want = CpuReference.conv3d_forward(&x, &w, Some(&b), &g).unwrap();
+    for threads in [1, 2, 3] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let got = pool.install(|| CpuFast.conv3d_forward(&x, &w, Some(&b), &g).unwrap());
+        assert_close(&got, &want, &format!("{threads} threads"));
+    }
+}
+
 #[test]
 fn conv3d_forward_and_backward_match_the_reference() {
     for (case, (xd, wd, stride, padding)) in CONV_CASES.iter().enumerate() {

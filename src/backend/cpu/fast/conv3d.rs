@@ -19,11 +19,25 @@ use super::gemm::{gemm, FastFloat, MatRef, SendPtr};
 use super::workspace::Scratch;
 use crate::ops::geometry::Conv3dGeometry;
 
-/// Output positions per block: wide enough for an efficient GEMM, small enough that a block of
-/// columns stays in cache for the GEMM's packing.
+/// Output positions per block: as wide as possible, since every GEMM call packs the whole
+/// weight matrix again (for deep layers, with few positions and large C·K, that packing costs
+/// as much as the multiply), while two threads' blocks of columns (2M elements each) still fit
+/// the 32 MB L3 for the GEMM's packing. Blocks of one sample are balanced in width.
 fn block_width(g: &Conv3dGeometry) -> usize {
-    let ck = g.in_channels * g.kernel.iter().product::<usize>();
-    (((1 << 20) / ck.max(1)).clamp(64, 1024) / 16 * 16).max(16)
+    let (p, ck) = (positions(g), rows(g).max(1));
+    let cap = ((2 << 20) / ck).clamp(16, 4096);
+    p.div_ceil(p.div_ceil(cap)).max(1)
+}
+
+/// Output-channel slices per block: with fewer (sample, block) tasks than threads (deep layers
+/// at batch 1), each block's output channels are split so every thread has work — and each
+/// packs only its slice of the weights.
+fn channel_slices(g: &Conv3dGeometry, blocks: usize) -> usize {
+    let threads = rayon::current_num_threads().max(1);
+    if blocks >= threads {
+        return 1;
+    }
+    threads.div_ceil(blocks).min(g.out_channels.div_ceil(32)).max(1)
 }
 
 fn positions(g: &Conv3dGeometry) -> usize {
@@ -167,18 +181,30 @@ pub fn forward<T: FastFloat + Scratch>(x: &[T], w: &[T], bias: Option<&[T]>, g: 
     let x_len = g.in_channels * g.input.iter().product::<usize>();
     let mut y = vec![T::zero(); g.batch * o * p];
     let out = SendPtr(y.as_mut_ptr());
-    blocks(g).into_par_iter().for_each(|(n, p0, width)| {
+    let blocks = blocks(g);
+    let slices = channel_slices(g, blocks.len());
+    let per_slice = o.div_ceil(slices);
+    let tasks: Vec<_> = blocks
+        .iter()
+        .flat_map(|&b| {
+            (0..o)
+                .step_by(per_slice)
+                .map(move |o0| (b, o0, (o0 + per_slice).min(o)))
+        })
+        .collect();
+    tasks.into_par_iter().for_each(|((n, p0, width), o0, o1)| {
         T::with_scratch(ck * width, |col| {
             im2col_block(g, &x[n * x_len..(n + 1) * x_len], col, p0, width);
-            // Safety: this task alone writes columns p0 .. p0+width of sample n's (O × P) output.
-            let dst = unsafe { out.get().add(n * o * p + p0) };
-            // (O × width) = W (O × CK) · col (CK × width).
+            // Safety: this task alone writes rows o0 .. o1, columns p0 .. p0+width of sample n's
+            // (O × P) output.
+            let dst = unsafe { out.get().add((n * o + o0) * p + p0) };
+            // (o1 − o0 × width) = W[o0 .. o1] (o1 − o0 × CK) · col (CK × width).
             unsafe {
                 gemm(
-                    o,
+                    o1 - o0,
                     width,
                     ck,
-                    MatRef::rows(w, ck),
+                    MatRef::rows(&w[o0 * ck..o1 * ck], ck),
                     MatRef::rows(col, width),
                     dst,
                     p,
@@ -186,8 +212,8 @@ pub fn forward<T: FastFloat + Scratch>(x: &[T], w: &[T], bias: Option<&[T]>, g: 
                 )
             };
             if let Some(b) = bias {
-                for (oc, &bv) in b.iter().enumerate() {
-                    // Safety: same columns as above.
+                for (oc, &bv) in b[o0..o1].iter().enumerate() {
+                    // Safety: same rows and columns as above.
                     let row = unsafe { std::slice::from_raw_parts_mut(dst.add(oc * p), width) };
                     row.iter_mut().for_each(|v| *v = *v + bv);
                 }
