@@ -68,6 +68,28 @@ fn fused_window_pooling_equals_sliding_max_then_softmax_pooling() {
 }
 
 #[test]
+fn a_nan_frame_makes_its_windows_nan_in_every_implementation() {
+    // Frame 20 is NaN: windows 5..=20 (k = 16) hold it, and softmax pooling over them is NaN.
+    let mut values = random(9, &[1, 1, 40], 2.0).to_vec::<f32>().unwrap();
+    values[20] = f32::NAN;
+    let x = Tensor::from_vec(&[1, 1, 40], values).unwrap();
+    let (windows, _) = sliding_max(&x, 16).unwrap();
+    let w = windows.to_f64_vec().unwrap();
+    assert!(w[5..=20].iter().all(|v| v.is_nan()) && w[..5].iter().chain(&w[21..]).all(|v| !v.is_nan()));
+    for be in [&CpuFast as &dyn Backend, &CpuReference] {
+        let (pooled, max) = fused(be, &x, 16, 1.0);
+        assert!(pooled[0].is_nan(), "{}: {pooled:?}", be.name());
+        // max ignores NaN, as f64::max does: the best finite window.
+        let finite = w
+            .iter()
+            .copied()
+            .filter(|v| !v.is_nan())
+            .fold(f64::NEG_INFINITY, f64::max);
+        assert_eq!(max[0], finite, "{}", be.name());
+    }
+}
+
+#[test]
 fn fused_pooling_is_stable_for_huge_gamma() {
     // γ·S overflows f32 here; the online rescaling keeps every exponent ≤ 0.
     let x = Tensor::from_vec(&[1, 1, 4], vec![300.0f32, -300.0, 299.0, 1.0]).unwrap();

@@ -1,23 +1,49 @@
-//! Fused window scoring (paper §3.3) on the CPU: per row of per-frame scores, one pass over the
-//! windows with an online softmax (the best window so far as anchor, the sums rescaled when a
-//! better one comes), rows in
-//! parallel. The window scores are never stored; the reference computes them first and is the
-//! oracle (`reference::temporal::window_pool_forward`).
+//! Fused window scoring (paper §3.3) on the CPU, rows in parallel: per row of per-frame scores,
+//! the window maxima in O(L) into a per-thread scratch row, then one pass of online softmax over
+//! them (the best window so far as anchor, the sums rescaled when a better one comes). No window
+//! tensor is ever built; the reference computes the windows first and is the oracle
+//! (`reference::temporal::window_pool_forward`).
 
 use rayon::prelude::*;
 
 use crate::backend::POOL_STATE;
 use crate::tensor::Float;
 
-/// The max of one window, a NaN winning as in the reference sliding max.
-fn window_max<T: Float>(w: &[T]) -> T {
-    w[1..].iter().fold(w[0], |best, &v| {
-        if v > best || v.is_nan() && !best.is_nan() {
-            v
+/// The larger of two values, NaN if either is: the value the reference sliding max gives a
+/// window (where a NaN wins).
+#[inline(always)]
+fn nan_max<T: Float>(a: T, b: T) -> T {
+    if a > b || a.is_nan() {
+        a
+    } else {
+        b
+    }
+}
+
+/// The max of every window of k in `row`, in O(L) whatever k (van Herk / Gil-Werman): within
+/// blocks of k, `ahead[i]` is the max from the block start to i and `behind[i]` the max from i
+/// to the block end, so window t is max(behind[t], ahead[t + k − 1]). Max is exact, so the values
+/// equal the direct ones.
+fn window_maxima<T: Float>(row: &[T], k: usize, ahead: &mut Vec<T>, behind: &mut Vec<T>) {
+    let n = row.len();
+    ahead.clear();
+    behind.clear();
+    behind.resize(n, T::zero());
+    for (i, &v) in row.iter().enumerate() {
+        let prev = if i % k == 0 { v } else { nan_max(ahead[i - 1], v) };
+        ahead.push(prev);
+    }
+    for i in (0..n).rev() {
+        behind[i] = if (i + 1) % k == 0 || i + 1 == n {
+            row[i]
         } else {
-            best
-        }
-    })
+            nan_max(behind[i + 1], row[i])
+        };
+    }
+    for t in 0..=n - k {
+        behind[t] = nan_max(behind[t], ahead[t + k - 1]);
+    }
+    behind.truncate(n - k + 1);
 }
 
 /// x: (rows, L) -> (rows, POOL_STATE) states (see `POOL_STATE`) of the windows
@@ -27,12 +53,12 @@ pub fn window_pool_forward<T: Float>(x: &[T], rows: usize, len: usize, k: usize,
     // The anchor is the max window for γ ≥ 0 and the min for γ < 0, as in the reference.
     let sign = if gamma < 0.0 { -T::one() } else { T::one() };
     let mut out = vec![T::zero(); rows * POOL_STATE];
-    out.par_chunks_mut(POOL_STATE)
-        .zip(x.par_chunks(len))
-        .for_each(|(state, row)| {
+    out.par_chunks_mut(POOL_STATE).zip(x.par_chunks(len)).for_each_init(
+        || (Vec::new(), Vec::new()),
+        |(ahead, windows), (state, row)| {
+            window_maxima(row, k, ahead, windows);
             let (mut anchor, mut z, mut n, mut max) = (T::zero(), T::zero(), T::zero(), T::neg_infinity());
-            for w in row.windows(k) {
-                let s = window_max(w);
+            for &s in windows.iter() {
                 if z == T::zero() {
                     anchor = s;
                 } else if sign * (s - anchor) > T::zero() {
@@ -48,6 +74,7 @@ pub fn window_pool_forward<T: Float>(x: &[T], rows: usize, len: usize, k: usize,
                 max = max.max(s);
             }
             state.copy_from_slice(&[anchor, z, n, max]);
-        });
+        },
+    );
     out
 }
