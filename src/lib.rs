@@ -8,6 +8,7 @@ pub mod cli;
 pub mod data;
 pub mod error;
 pub mod fsutil;
+pub mod hugepages;
 pub mod infer;
 pub mod nn;
 pub mod ops;

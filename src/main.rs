@@ -1,5 +1,9 @@
 //! The `stsm-engine` command line. All work happens in the library; this only reports errors.
 
+/// Large tensors on transparent huge pages (see `stsm_engine::hugepages`).
+#[global_allocator]
+static ALLOCATOR: stsm_engine::hugepages::HugePages = stsm_engine::hugepages::HugePages;
+
 fn main() {
     if let Err(err) = stsm_engine::cli::run() {
         eprintln!("error: {err}");
