@@ -15,6 +15,10 @@ use crate::optim::{ParamGroup, Sgd};
 use crate::tensor::{DType, Tensor};
 use crate::{backend, Var};
 
+/// Nominal fp32 peak of the 2-core development machine (AVX2 + FMA; see DESIGN.md's performance
+/// anchors), GFLOP/s. Every "% of peak" figure (`stsm-engine bench`, `cargo bench`) uses it.
+pub const PEAK_GFLOPS: f64 = 205.0;
+
 /// What a workload computes; serialised for the PyTorch side of the comparison script.
 #[derive(Clone, Debug, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -138,6 +142,18 @@ pub fn all() -> Vec<Workload> {
     list
 }
 
+impl Workload {
+    /// Its rate for one run of `seconds`, in `unit` (GFLOP/s or GB/s).
+    pub fn rate(&self, seconds: f64) -> f64 {
+        self.work / seconds / 1e9
+    }
+
+    /// `rate` as a percentage of [`PEAK_GFLOPS`]; None for byte-counted workloads (pools).
+    pub fn percent_of_peak(&self, rate: f64) -> Option<f64> {
+        (self.unit == "GFLOP/s").then(|| 100.0 * rate / PEAK_GFLOPS)
+    }
+}
+
 pub fn find(name: &str) -> Result<Workload> {
     all().into_iter().find(|w| w.name == name).ok_or_else(|| {
         let names: Vec<String> = all().into_iter().map(|w| w.name).collect();
@@ -232,10 +248,18 @@ pub fn prepare(w: &Workload) -> Result<Box<dyn FnMut() -> Result<()>>> {
     }
 }
 
-/// Peak resident memory of this process so far, in bytes (Linux; None elsewhere).
+/// Peak resident memory of this process since it started or since the last successful
+/// [`reset_peak_rss`], in bytes (Linux; None elsewhere).
 pub fn peak_rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
+}
+
+/// Resets the peak-resident-memory mark to the current resident size (Linux ≥ 4.0: writes "5" to
+/// /proc/self/clear_refs), so that [`peak_rss_bytes`] then reports the peak of what runs next.
+/// Returns false where that is not possible; the mark then still counts from process start.
+pub fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }

@@ -1,15 +1,14 @@
 //! `stsm-engine bench`: runs the named performance workloads (see `crate::workloads`) and
-//! prints the best time of several runs; `--list` prints them as JSON for scripts.
+//! prints the best time of several runs, the rate and each workload's peak resident memory;
+//! `--json` prints the same for scripts, `--list` prints the workloads themselves as JSON.
 
 use std::time::Instant;
 
 use clap::Args;
+use serde::Serialize;
 
 use crate::error::Result;
-use crate::workloads;
-
-/// Nominal fp32 peak of the 2-core development machine (AVX2 + FMA), GFLOP/s.
-const PEAK_GFLOPS: f64 = 205.0;
+use crate::workloads::{self, Workload};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -21,6 +20,64 @@ pub struct BenchArgs {
     /// Print the workload table as JSON and exit.
     #[arg(long)]
     list: bool,
+    /// Print the results as one JSON object (for scripts) instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// One workload's result; `--json` prints `{"threads", "peak_rss_is_per_workload", "results": [..]}`.
+#[derive(Serialize)]
+struct Measured {
+    name: String,
+    best_ms: f64,
+    /// In `unit`: work / best time.
+    rate: f64,
+    unit: &'static str,
+    percent_of_peak: Option<f64>,
+    threads: usize,
+    /// Peak resident memory while this workload was prepared, warmed up and timed (see
+    /// `peak_rss_is_per_workload`).
+    peak_rss_bytes: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct Report {
+    threads: usize,
+    /// True when the peak mark was reset before each workload (Linux): then every
+    /// `peak_rss_bytes` is the process's peak during that workload (including the few MiB the
+    /// process holds anyway). False: it is the process's peak since start.
+    peak_rss_is_per_workload: bool,
+    results: Vec<Measured>,
+}
+
+fn measure(w: &Workload, repeat: usize, threads: usize) -> Result<(Measured, bool)> {
+    let per_workload = workloads::reset_peak_rss();
+    let best = {
+        let mut run = workloads::prepare(w)?;
+        run()?; // warm-up: workspaces, page faults
+        let mut best = f64::INFINITY;
+        for _ in 0..repeat.max(1) {
+            let start = Instant::now();
+            run()?;
+            best = best.min(start.elapsed().as_secs_f64());
+        }
+        best
+    };
+    let rate = w.rate(best);
+    let m = Measured {
+        name: w.name.clone(),
+        best_ms: best * 1e3,
+        rate,
+        unit: w.unit,
+        percent_of_peak: w.percent_of_peak(rate),
+        threads,
+        peak_rss_bytes: workloads::peak_rss_bytes(),
+    };
+    Ok((m, per_workload))
+}
+
+fn mib(bytes: Option<u64>) -> String {
+    bytes.map_or("-".into(), |b| format!("{:.0}", b as f64 / (1u64 << 20) as f64))
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
@@ -38,40 +95,51 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             .map(|n| workloads::find(n))
             .collect::<Result<_>>()?
     };
-    println!(
-        "{:<22} {:>10} {:>12} {:>8}   ({} threads)",
-        "workload",
-        "best ms",
-        "rate",
-        "% peak",
-        rayon::current_num_threads()
-    );
-    for w in chosen {
-        let mut run = workloads::prepare(&w)?;
-        run()?; // warm-up: workspaces, page faults
-        let mut best = f64::INFINITY;
-        for _ in 0..args.repeat.max(1) {
-            let start = Instant::now();
-            run()?;
-            best = best.min(start.elapsed().as_secs_f64());
-        }
-        let rate = w.work / best / 1e9;
-        let peak = if w.unit == "GFLOP/s" {
-            format!("{:.0}", 100.0 * rate / PEAK_GFLOPS)
-        } else {
-            "-".into()
-        };
+    let threads = rayon::current_num_threads();
+    if !args.json {
         println!(
-            "{:<22} {:>10.2} {:>7.1} {:<5} {:>7}",
-            w.name,
-            best * 1e3,
-            rate,
-            w.unit.trim_end_matches("/s"),
-            peak
+            "{:<22} {:>10} {:>9} {:<7} {:>7} {:>9}   ({threads} threads, best of {})",
+            "workload",
+            "best ms",
+            "rate",
+            "unit",
+            "% peak",
+            "peak MiB",
+            args.repeat.max(1)
         );
     }
-    if let Some(peak) = workloads::peak_rss_bytes() {
-        println!("peak resident memory: {:.0} MiB", peak as f64 / (1 << 20) as f64);
+    let mut report = Report {
+        threads,
+        peak_rss_is_per_workload: true,
+        results: Vec::new(),
+    };
+    for w in chosen {
+        let (m, per_workload) = measure(&w, args.repeat, threads)?;
+        report.peak_rss_is_per_workload &= per_workload;
+        if !args.json {
+            println!(
+                "{:<22} {:>10.2} {:>9.1} {:<7} {:>7} {:>9}",
+                m.name,
+                m.best_ms,
+                m.rate,
+                m.unit,
+                m.percent_of_peak.map_or("-".into(), |p| format!("{p:.0}")),
+                mib(m.peak_rss_bytes)
+            );
+        }
+        report.results.push(m);
+    }
+    if args.json {
+        let json = serde_json::to_string_pretty(&report)
+            .map_err(|e| crate::Error::argument("bench", format!("cannot encode results: {e}")))?;
+        println!("{json}");
+    } else if report.peak_rss_is_per_workload {
+        println!(
+            "peak MiB: peak resident memory of the process while that workload alone was set up, warmed \
+             up and timed (e.g. c3d-step-b1: a full C3D training step)"
+        );
+    } else {
+        println!("peak MiB: peak resident memory of the process since it started (cannot reset the mark here)");
     }
     Ok(())
 }
