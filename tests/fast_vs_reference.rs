@@ -50,8 +50,8 @@ const CONV_CASES: [([usize; 5], [usize; 5], [usize; 3], [usize; 3]); 5] = [
     ([2, 3, 9, 23, 21], [5, 3, 3, 3, 3], [1, 1, 1], [1, 1, 1]),
 ];
 
-/// A deep layer at batch 1 (one block of positions, many output channels): the forward splits
-/// output channels across threads; every split must give the reference result.
+/// A deep layer at batch 1 (one block of positions, many output channels): the forward and the
+/// weight gradient split output channels across threads; every split must give the reference.
 #[test]
 fn conv3d_forward_split_over_output_channels_matches_the_reference() {
     let (x, w, b) = (
@@ -68,11 +68,19 @@ fn conv3d_forward_split_over_output_channels_matches_the_reference() {
         },
     )
     .unwrap();
+    let gy = tensor(&g.output_dims(), 24);
     let want = CpuReference.conv3d_forward(&x, &w, Some(&b), &g).unwrap();
+    let want_gw = CpuReference.conv3d_weight_backward(&gy, &x, &g).unwrap();
     for threads in [1, 2, 3] {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        let got = pool.install(|| CpuFast.conv3d_forward(&x, &w, Some(&b), &g).unwrap());
+        let (got, got_gw) = pool.install(|| {
+            (
+                CpuFast.conv3d_forward(&x, &w, Some(&b), &g).unwrap(),
+                CpuFast.conv3d_weight_backward(&gy, &x, &g).unwrap(),
+            )
+        });
         assert_close(&got, &want, &format!("{threads} threads"));
+        assert_close(&got_gw, &want_gw, &format!("{threads} threads, weight gradient"));
     }
 }
 

@@ -11,7 +11,8 @@
 //! - input gradient: tasks = (sample, channel range); gcol = Wᵀ·gy for those channels' rows, then
 //!   col2im adds into those channels only;
 //! - weight gradient: tasks = fixed contiguous groups of (sample, block); each sums its blocks'
-//!   gy·colᵀ in order into a private partial; partials are added in group order.
+//!   gy·colᵀ in order into a private partial; partials are added in group order (with fewer
+//!   blocks than threads: slices of output channels, each summing all blocks in order).
 
 use rayon::prelude::*;
 
@@ -265,41 +266,67 @@ pub fn x_backward<T: FastFloat + Scratch>(gy: &[T], w: &[T], g: &Conv3dGeometry)
     gx
 }
 
-/// gy: (N, O, T', H', W'), x: (N, C, T, H, W) -> gw: (O, C, KT, KH, KW).
-pub fn weight_backward<T: FastFloat + Scratch>(gy: &[T], x: &[T], g: &Conv3dGeometry) -> Vec<T> {
+/// gw[o0 .. o1] (o1 − o0 × CK) += Σ over `blocks`, in order, of gy block · colᵀ.
+fn weight_grad_rows<T: FastFloat + Scratch>(
+    gy: &[T],
+    x: &[T],
+    g: &Conv3dGeometry,
+    blocks: &[(usize, usize, usize)],
+    (o0, o1): (usize, usize),
+    gw: &mut [T],
+) {
     let (p, o, ck) = (positions(g), g.out_channels, rows(g));
     let x_len = g.in_channels * g.input.iter().product::<usize>();
+    for &(n, p0, width) in blocks {
+        T::with_scratch(ck * width, |col| {
+            im2col_block(g, &x[n * x_len..(n + 1) * x_len], col, p0, width);
+            // (o1 − o0 × CK) += gy block (o1 − o0 × width) · colᵀ (width × CK).
+            let gy_block = MatRef {
+                data: &gy[(n * o + o0) * p + p0..],
+                rs: p,
+                cs: 1,
+            };
+            // Safety: gw is this task's own (o1 − o0 × CK) buffer.
+            unsafe {
+                gemm(
+                    o1 - o0,
+                    ck,
+                    width,
+                    gy_block,
+                    MatRef::transposed(col, width),
+                    gw.as_mut_ptr(),
+                    ck,
+                    true,
+                )
+            };
+        });
+    }
+}
+
+/// gy: (N, O, T', H', W'), x: (N, C, T, H, W) -> gw: (O, C, KT, KH, KW). With at least as many
+/// blocks as threads, fixed groups of blocks sum into private partials added in group order;
+/// with fewer (deep layers at batch 1), threads take slices of output channels instead and
+/// write their rows of gw directly.
+pub fn weight_backward<T: FastFloat + Scratch>(gy: &[T], x: &[T], g: &Conv3dGeometry) -> Vec<T> {
+    let (o, ck) = (g.out_channels, rows(g));
     let all = blocks(g);
+    let slices = channel_slices(g, all.len());
+    if slices > 1 {
+        let per_slice = o.div_ceil(slices);
+        let mut gw = vec![T::zero(); o * ck];
+        gw.par_chunks_mut(per_slice * ck).enumerate().for_each(|(s, part)| {
+            let o0 = s * per_slice;
+            weight_grad_rows(gy, x, g, &all, (o0, o0 + part.len() / ck), part);
+        });
+        return gw;
+    }
     let groups = rayon::current_num_threads().max(1).min(all.len());
     let per_group = all.len().div_ceil(groups);
     let partials: Vec<Vec<T>> = all
         .par_chunks(per_group)
         .map(|group| {
             let mut gw = vec![T::zero(); o * ck];
-            for &(n, p0, width) in group {
-                T::with_scratch(ck * width, |col| {
-                    im2col_block(g, &x[n * x_len..(n + 1) * x_len], col, p0, width);
-                    // (O × CK) += gy block (O × width) · colᵀ (width × CK).
-                    let gy_block = MatRef {
-                        data: &gy[n * o * p + p0..],
-                        rs: p,
-                        cs: 1,
-                    };
-                    // Safety: gw is this group's own partial.
-                    unsafe {
-                        gemm(
-                            o,
-                            ck,
-                            width,
-                            gy_block,
-                            MatRef::transposed(col, width),
-                            gw.as_mut_ptr(),
-                            ck,
-                            true,
-                        )
-                    };
-                });
-            }
+            weight_grad_rows(gy, x, g, group, (0, o), &mut gw);
             gw
         })
         .collect();
