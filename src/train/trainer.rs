@@ -170,13 +170,32 @@ pub fn run(c: &TrainConfig, opts: &RunOptions, interrupt: &AtomicBool) -> Result
             ),
         ));
     }
+    // A new run on the synthetic benchmark starts from the cached 2D pretraining, inflated; the
+    // saved config names that checkpoint. A resumed run takes its weights from its own state.
+    let resolved;
+    let c = if resuming {
+        c
+    } else {
+        resolved = super::pretrain::resolve_init(c)?;
+        &resolved
+    };
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     write_json(&out.join("config.json"), c)?;
 
     let data = dataset::load(c)?;
     data.split.save(&out.join("split.json"))?;
-    let model = build_model(c, data.classes.len())?;
-    let train_aug = AugmentConfig::scaled(c.resize, c.crop);
+    let model = if resuming {
+        build_model(
+            &TrainConfig {
+                init: None,
+                ..c.clone()
+            },
+            data.classes.len(),
+        )?
+    } else {
+        build_model(c, data.classes.len())?
+    };
+    let train_aug = c.augment();
     let lens: Vec<usize> = data
         .train_videos
         .iter()
@@ -274,7 +293,11 @@ pub fn run(c: &TrainConfig, opts: &RunOptions, interrupt: &AtomicBool) -> Result
             if decision.new_best { " *" } else { "" },
             st.lrs[0],
             record.clips_per_s,
-            record.on_segment_rate.map(|r| format!(" | on-segment {r:.2}")).unwrap_or_default(),
+            record
+                .on_segment_rate
+                .zip(record.apex_rate)
+                .map(|(r, a)| format!(" | on-segment {r:.2} apex {a:.2}"))
+                .unwrap_or_default(),
         );
         metrics::append(&out.join("metrics.jsonl"), &record)?;
         pictures::write(
@@ -404,8 +427,8 @@ fn train_epoch(
             .progress_chars("=> "),
     );
     bar.set_prefix(format!("epoch {epoch} {phase}"));
-    let (mut loss_sum, mut correct, mut seen, mut on_segment, mut with_truth, mut micro) =
-        (0.0, 0usize, 0usize, 0usize, 0usize, 0);
+    let (mut loss_sum, mut correct, mut seen, mut on_segment, mut on_apex, mut with_truth, mut micro) =
+        (0.0, 0usize, 0usize, 0usize, 0usize, 0usize, 0);
     for (b, batch) in loader.enumerate() {
         if stop.now() {
             bar.finish_and_clear();
@@ -430,10 +453,11 @@ fn train_epoch(
             loss_sum += clip_loss;
             correct += ok as usize;
             let id = &data.train.videos()[data.train_videos[i]].id;
-            if let Some(&Truth { segment: (s, e), .. }) = data.truth.get(id) {
+            if let Some(&Truth { segment: (s, e), apex }) = data.truth.get(id) {
                 let start = starts[b * c.batch + j];
                 with_truth += 1;
                 on_segment += (start < e && start + c.clip_len > s) as usize;
+                on_apex += (start <= apex && apex < start + c.clip_len) as usize;
             }
         }
         seen += batch.labels.len();
@@ -470,6 +494,7 @@ fn train_epoch(
         clips_per_s: seen as f64 / seconds,
         seconds,
         on_segment_rate: (with_truth > 0).then(|| on_segment as f64 / with_truth as f64),
+        apex_rate: (with_truth > 0).then(|| on_apex as f64 / with_truth as f64),
         starts: order.iter().zip(&starts).map(|(&i, &s)| (i, s)).collect(),
     }))
 }
@@ -490,6 +515,6 @@ pub fn evaluate_run(dir: &Path) -> Result<crate::infer::report::EvalReport> {
     let best = dir.join("best.safetensors");
     checkpoint::load(&best)?.load_into(&model.parameters(), &[], &best)?;
     let videos: Vec<usize> = (0..data.test.videos().len()).collect();
-    let aug = AugmentConfig::scaled(c.resize, c.crop);
+    let aug = c.augment();
     crate::infer::report::evaluate(&model, data.test.as_ref(), &videos, &scoring(&c, &aug))
 }
