@@ -1,6 +1,7 @@
 //! The paper's pipeline on the synthetic benchmark: `train` with no `--init` pretrains the 2D
-//! counterpart on the benchmark's stills (once, cached), inflates it and starts from it with the
-//! last layer re-initialised; it can be turned off, and an explicit `--init` is left alone.
+//! counterpart on the benchmark's stills (once, cached), inflates it and starts from it, its last
+//! layer cut down to the videos' classes (the stills add Neutral); it can be turned off, and an
+//! explicit `--init` is left alone.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -82,12 +83,12 @@ fn default_train_pretrains_inflates_and_starts_from_it() {
     let c = tiny(&cache);
     let saved = run(&c, &cache.join("a"));
     let init = saved.init.clone().expect("the run names its initialisation");
-    assert_eq!(saved.reinit, ["head.3"]);
+    assert!(saved.reinit.is_empty(), "{:?}", saved.reinit);
     let dir = init.parent().unwrap();
     assert!(dir.starts_with(&cache) && dir.join("COMPLETE").exists(), "{init:?}");
     assert!(dir.file_name().unwrap().to_string_lossy().starts_with("pretrain-"));
 
-    // Inflation: every 3D conv kernel is the 2D one repeated over KT = 3 time slices, / 3.
+    // Inflation: every 3D conv kernel holds the 2D one in its middle time slice, zeros elsewhere.
     let (flat, inflated) = (values(&dir.join("2d.safetensors")), values(&init));
     let w2 = &flat["features.0.weight"]; // (8, 3, 1, 3, 3)
     let w3 = &inflated["features.0.weight"]; // (8, 3, 3, 3, 3)
@@ -95,19 +96,23 @@ fn default_train_pretrains_inflates_and_starts_from_it() {
     for oi in 0..8 * 3 {
         for t in 0..3 {
             for k in 0..9 {
-                assert_eq!(w3[oi * 27 + t * 9 + k], w2[oi * 9 + k] / 3.0);
+                let expected = if t == 1 { w2[oi * 9 + k] } else { 0.0 };
+                assert_eq!(w3[oi * 27 + t * 9 + k], expected);
             }
         }
     }
-    // The run started from the inflated weights (lr 0 keeps them), except the last layer: the
-    // stills have a Neutral class, so the 2D head has 4 outputs and the run's has 3.
+    // The last layer keeps the 2D rows of Angry, Disgust, Fear (the stills' classes are those and
+    // Neutral, in alphabetical order: Neutral is row 3 and is dropped).
+    let meta2 = checkpoint::load(&dir.join("2d.safetensors")).unwrap().meta.unwrap();
+    assert_eq!(meta2.classes, ["Angry", "Disgust", "Fear", "Neutral"]);
+    assert_eq!(flat["head.3.weight"].len(), 4 * 128);
+    assert_eq!(inflated["head.3.weight"], flat["head.3.weight"][..3 * 128].to_vec());
+    assert_eq!(inflated["head.3.bias"], flat["head.3.bias"][..3].to_vec());
+    // The run started from exactly these weights (lr 0 keeps them).
     let last = values(&cache.join("a").join("last.safetensors"));
+    assert_eq!(last.len(), inflated.len());
     for (name, v) in &last {
-        if name.starts_with("head.3") {
-            assert_eq!(inflated[name].len() / 4, v.len() / 3, "{name}");
-        } else {
-            assert_eq!(&inflated[name], v, "{name} is not the inflated pretrained tensor");
-        }
+        assert_eq!(&inflated[name], v, "{name} is not the inflated pretrained tensor");
     }
 
     // A second run with the same settings reuses the cache.

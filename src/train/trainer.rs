@@ -31,7 +31,7 @@ use crate::nn::checkpoint::{self, CheckpointMeta, Preprocessing};
 use crate::nn::layers::Module;
 use crate::nn::{Family, Model, ModelConfig};
 use crate::optim::{ParamGroup, Sgd};
-use crate::sampling::{Phase, Sampler, SamplerConfig};
+use crate::sampling::{Sampler, SamplerConfig};
 use crate::tensor::DType;
 
 /// How to run (not what to train: that is `TrainConfig`, saved with the run).
@@ -132,6 +132,9 @@ pub fn evaluate(
 fn build_model(c: &TrainConfig, classes: usize) -> Result<Model> {
     let mut config = ModelConfig::preset(&c.model, classes)?;
     config.input = [c.clip_len, c.crop, c.crop];
+    if let Some(p) = c.dropout {
+        config.dropout = p;
+    }
     let model = Model::seeded(config, DType::F32, mix_seed(c.seed, 0, 1))?;
     if let Some(path) = &c.init {
         checkpoint::load(path)?.load_into(&model.parameters(), &c.reinit, path)?;
@@ -269,7 +272,11 @@ pub fn run(c: &TrainConfig, opts: &RunOptions, interrupt: &AtomicBool) -> Result
         };
         let val = evaluate(&model, data.train.as_ref(), &data.val_videos, c, &eval_aug)?;
         let phase = st.sampler.phase(epoch);
-        let decision = st.schedule.observe(val.loss, phase == Phase::Exploitation);
+        // Armed from the same epoch for every sampler (after warm-up + exploration epochs), so
+        // paired runs of a sweep stop and select their checkpoint under one rule.
+        let decision = st
+            .schedule
+            .observe(val.loss, epoch > c.warmup_epochs + c.exploration_epochs);
         for (i, lr) in st.lrs.iter_mut().enumerate() {
             *lr = st.schedule.apply(*lr, &decision);
             sgd.set_lr(i, *lr);
