@@ -82,11 +82,20 @@ pub fn result(cell: &Cell) -> Result<Option<CellResult>> {
         .as_f64()
         .ok_or_else(|| Error::data(&test, "no test_acc"))?;
     let history = metrics::read(&cell.dir.join("metrics.jsonl"))?;
-    let best_epoch = history
-        .iter()
-        .min_by(|a, b| a.val_loss.total_cmp(&b.val_loss))
-        .map(|m| m.epoch)
-        .unwrap_or(0);
+    // The epoch of the run's best checkpoint (its search restarts when exploitation starts);
+    // runs without that record: the lowest validation loss.
+    let recorded = std::fs::read_to_string(cell.dir.join("last.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["best_epoch"].as_u64());
+    let best_epoch = match recorded {
+        Some(e) => e as usize,
+        None => history
+            .iter()
+            .min_by(|a, b| a.val_loss.total_cmp(&b.val_loss))
+            .map(|m| m.epoch)
+            .unwrap_or(0),
+    };
     let exploitation = |rate: fn(&metrics::EpochMetrics) -> Option<f64>| {
         let rates: Vec<f64> = history
             .iter()
