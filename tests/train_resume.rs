@@ -24,6 +24,8 @@ fn tiny_config(cache: &Path) -> TrainConfig {
             ..SynthConfig::default()
         },
         model: "tiny-c3d".into(),
+        // C3D pools time 16 -> 1; the default (8 frames) is tiny-vgg3d's.
+        clip_len: 16,
         sampler: SamplerKind::Softmax { gamma: 1.0 },
         warmup_epochs: 1,
         exploration_epochs: 2,

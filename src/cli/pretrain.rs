@@ -19,14 +19,30 @@ pub struct PretrainArgs {
     /// A 2D preset (temporal kernel 1).
     #[arg(long, default_value = "tiny-vgg2d")]
     model: String,
-    #[arg(long, default_value_t = 15)]
+    #[arg(long, default_value_t = 30)]
     epochs: usize,
     #[arg(long, default_value_t = 16)]
     batch: usize,
-    #[arg(long, default_value_t = 0.01)]
+    /// Learning rate (a tenth of it for the last quarter of the epochs).
+    #[arg(long, default_value_t = 0.002)]
     lr: f64,
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Frames are resized to this square size, then randomly (training) or centrally cropped.
+    #[arg(long, default_value_t = 72)]
+    resize: usize,
+    #[arg(long, default_value_t = 64)]
+    crop: usize,
+    /// Dropout of fc6 and fc7.
+    #[arg(long, default_value_t = 0.0)]
+    dropout: f64,
+    /// Divisor after mean subtraction, one value for all channels (default: the synthetic
+    /// frames' pixel std, 0.2; the reference recipe on AFEW uses 1).
+    #[arg(long)]
+    input_std: Option<f32>,
+    /// Add rotation (±20°) and colour jitter to the flips and random crops (the reference recipe).
+    #[arg(long)]
+    full_augment: bool,
 }
 
 pub fn run(args: &PretrainArgs) -> Result<()> {
@@ -37,7 +53,15 @@ pub fn run(args: &PretrainArgs) -> Result<()> {
         batch: args.batch,
         lr: args.lr,
         seed: args.seed,
+        resize: args.resize,
+        crop: args.crop,
+        dropout: Some(args.dropout),
+        full_augment: args.full_augment,
         ..PretrainConfig::default()
+    };
+    let cfg = PretrainConfig {
+        input_std: args.input_std.map_or(cfg.input_std, |s| [s; 3]),
+        ..cfg
     };
     let summary = pretrain::run(&cfg, &args.out)?;
     println!(

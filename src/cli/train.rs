@@ -73,6 +73,10 @@ pub struct TrainArgs {
     /// With --init: tensors to re-initialise, e.g. fc8 (comma-separated).
     #[arg(long, value_delimiter = ',')]
     reinit: Vec<String>,
+    /// On the synthetic benchmark, skip the 2D pretraining + inflation that otherwise
+    /// initialises tiny-vgg3d (cached after the first run) and train from scratch.
+    #[arg(long)]
+    no_pretrain: bool,
     /// Run directory (default: runs/<model>-<sampler>-g<gamma>-s<seed>).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -141,6 +145,9 @@ fn resolve(args: &TrainArgs) -> Result<TrainConfig> {
     if args.init.is_some() {
         c.init = args.init.clone();
         c.reinit = args.reinit.clone();
+    }
+    if args.no_pretrain {
+        c.pretrain.enabled = false;
     }
     c.validate()?;
     Ok(c)

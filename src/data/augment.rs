@@ -39,6 +39,10 @@ pub struct AugmentConfig {
 /// The reference's per-channel mean (AFEW faces), applied with std 1.
 pub const REFERENCE_MEAN: [f32; 3] = [0.2572, 0.2000, 0.1644];
 
+/// About the pixel standard deviation of the synthetic benchmark's frames (per channel, on the
+/// [0, 1] scale, ~0.19-0.21): dividing by it after subtracting the mean gives unit-scale inputs.
+pub const SYNTH_STD: [f32; 3] = [0.2; 3];
+
 impl AugmentConfig {
     /// The reference's training augmentation: resize 256x256, crop 224, flip, ±20°, jitter
     /// (0.2, 0.2, 0.2, 0.1), mean subtraction with std 1.

@@ -69,6 +69,13 @@ fn synthetic(cache: &Path, cfg: &SynthConfig) -> Result<(PathBuf, PathBuf, PathB
     Ok((train, test, frames.join("ground_truth.json")))
 }
 
+/// The still-image set (labels.csv) of the synthetic benchmark of `c`, generating it if needed.
+pub fn synthetic_stills(c: &TrainConfig) -> Result<PathBuf> {
+    let (train, _, truth) = synthetic(&c.synth_cache, &c.synth)?;
+    let frames = truth.parent().unwrap_or(&train).to_path_buf();
+    Ok(frames.join("stills"))
+}
+
 fn open_source(path: &Path) -> Result<Arc<dyn VideoSource>> {
     Ok(Arc::new(Pack::open(path)?))
 }

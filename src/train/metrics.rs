@@ -22,6 +22,10 @@ pub struct EpochMetrics {
     /// Fraction of this epoch's training clips that overlap their video's informative segment
     /// (synthetic benchmark only).
     pub on_segment_rate: Option<f64>,
+    /// Fraction of this epoch's training clips that contain their video's apex frame (synthetic
+    /// benchmark only).
+    #[serde(default)]
+    pub apex_rate: Option<f64>,
     /// Clip starts drawn this epoch: (video index in the train source, start).
     pub starts: Vec<(usize, usize)>,
 }

@@ -1,7 +1,9 @@
 //! Validation-driven schedules: PyTorch's ReduceLROnPlateau (mode min, relative threshold,
 //! cooldown), the reference's early stopping (stop after `patience + 1` epochs in a row without a
 //! new best validation loss), and the guard that keeps both idle until exploitation starts —
-//! otherwise they fire during a slow start (warm-up and exploration) and cut runs short.
+//! otherwise they fire during a slow start (warm-up and exploration) and cut runs short. The
+//! best checkpoint is tracked from the start but its search restarts at the first armed epoch
+//! (the reference could keep a warm-up model as its result).
 
 use serde::{Deserialize, Serialize};
 
@@ -48,6 +50,11 @@ pub struct Schedule {
     bad_epochs: usize,
     cooldown_left: usize,
     epochs_without_best: usize,
+    /// Whether an armed epoch has been seen: the first one restarts the best-checkpoint search,
+    /// so a run's result always comes from a model trained with its own sampler (before
+    /// exploitation, softmax and uniform runs of one seed train identically).
+    #[serde(default)]
+    armed_once: bool,
 }
 
 impl Schedule {
@@ -60,6 +67,7 @@ impl Schedule {
             bad_epochs: 0,
             cooldown_left: 0,
             epochs_without_best: 0,
+            armed_once: false,
         }
     }
 
@@ -70,6 +78,10 @@ impl Schedule {
     /// Feeds one epoch's validation loss. `armed` is false before exploitation starts: then only
     /// the best checkpoint is tracked, and neither schedule counts the epoch.
     pub fn observe(&mut self, val_loss: f64, armed: bool) -> Decision {
+        if armed && !self.armed_once {
+            self.armed_once = true;
+            self.best = None;
+        }
         let new_best = self.best.is_none_or(|b| val_loss < b);
         if new_best {
             self.best = Some(val_loss);
@@ -169,10 +181,13 @@ mod tests {
             assert!(!d.new_best && d.lr_factor == 1.0 && !d.stop);
         }
         assert_eq!(s.best(), Some(1.0));
-        // Armed: the first epoch seeds the plateau best; the next worse one trips both (patience 0).
-        assert_eq!(s.observe(5.0, true).lr_factor, 1.0);
+        // Armed: the first epoch is the new best (the search restarts, 5.0 > 1.0 notwithstanding)
+        // and seeds the plateau best; the next worse one trips both (patience 0).
+        let d = s.observe(5.0, true);
+        assert!(d.new_best && d.lr_factor == 1.0 && !d.stop);
+        assert_eq!(s.best(), Some(5.0));
         let d = s.observe(6.0, true);
-        assert!(d.lr_factor == 0.5 && d.stop);
+        assert!(!d.new_best && d.lr_factor == 0.5 && d.stop);
     }
 
     #[test]

@@ -26,6 +26,8 @@ pub struct CellResult {
     pub test_acc: f64,
     pub best_epoch: usize,
     pub on_segment: Option<f64>,
+    /// Mean apex-hit rate of the exploitation epochs.
+    pub apex: Option<f64>,
 }
 
 /// Every (sampler, γ, seed) cell; the uniform sampler ignores γ, so it appears once per seed.
@@ -80,21 +82,33 @@ pub fn result(cell: &Cell) -> Result<Option<CellResult>> {
         .as_f64()
         .ok_or_else(|| Error::data(&test, "no test_acc"))?;
     let history = metrics::read(&cell.dir.join("metrics.jsonl"))?;
-    let best_epoch = history
-        .iter()
-        .min_by(|a, b| a.val_loss.total_cmp(&b.val_loss))
-        .map(|m| m.epoch)
-        .unwrap_or(0);
-    let rates: Vec<f64> = history
-        .iter()
-        .filter(|m| m.phase == "exploitation")
-        .filter_map(|m| m.on_segment_rate)
-        .collect();
-    let on_segment = (!rates.is_empty()).then(|| rates.iter().sum::<f64>() / rates.len() as f64);
+    // The epoch of the run's best checkpoint (its search restarts when exploitation starts);
+    // runs without that record: the lowest validation loss.
+    let recorded = std::fs::read_to_string(cell.dir.join("last.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["best_epoch"].as_u64());
+    let best_epoch = match recorded {
+        Some(e) => e as usize,
+        None => history
+            .iter()
+            .min_by(|a, b| a.val_loss.total_cmp(&b.val_loss))
+            .map(|m| m.epoch)
+            .unwrap_or(0),
+    };
+    let exploitation = |rate: fn(&metrics::EpochMetrics) -> Option<f64>| {
+        let rates: Vec<f64> = history
+            .iter()
+            .filter(|m| m.phase == "exploitation")
+            .filter_map(rate)
+            .collect();
+        (!rates.is_empty()).then(|| rates.iter().sum::<f64>() / rates.len() as f64)
+    };
     Ok(Some(CellResult {
         test_acc,
         best_epoch,
-        on_segment,
+        on_segment: exploitation(|m| m.on_segment_rate),
+        apex: exploitation(|m| m.apex_rate),
     }))
 }
 
@@ -141,19 +155,40 @@ fn mean_std(v: &[f64]) -> (f64, f64) {
 }
 
 /// The markdown table: one row per (sampler, γ), over its finished seeds.
+fn rate(values: impl Iterator<Item = Option<f64>>) -> String {
+    let v: Vec<f64> = values.flatten().collect();
+    if v.is_empty() {
+        "-".to_string()
+    } else {
+        format!("{:.2}", mean_std(&v).0)
+    }
+}
+
+/// A paired comparison of accuracies (in %) on the same seeds: (wins of `a`, ties, mean of
+/// a - b, its standard error).
+pub fn paired(a: &[f64], b: &[f64]) -> (usize, usize, f64, f64) {
+    let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
+    let (mean, sd) = mean_std(&d);
+    let wins = d.iter().filter(|&&x| x > 0.0).count();
+    let ties = d.iter().filter(|&&x| x == 0.0).count();
+    (wins, ties, mean, sd / (d.len().max(1) as f64).sqrt())
+}
+
 pub fn table(cells: &[Cell]) -> Result<String> {
     let mut rows = vec![
-        "| sampler | γ | seeds | test accuracy (%) | epochs to best val loss | on-segment rate (exploitation) |"
+        "| sampler | γ | seeds | test accuracy (%) | epochs to best val loss | on-segment rate (exploitation) | apex-hit rate (exploitation) |"
             .to_string(),
-        "|---|---|---|---|---|---|".to_string(),
+        "|---|---|---|---|---|---|---|".to_string(),
     ];
     let mut keys: Vec<(String, f64)> = cells.iter().map(|c| (c.sampler.clone(), c.gamma)).collect();
     keys.dedup();
+    // (seed, accuracy in %) of every finished cell, by (sampler, γ).
+    let mut accs: Vec<((String, f64), Vec<(u64, f64)>)> = Vec::new();
     for (sampler, gamma) in keys {
-        let results: Vec<CellResult> = cells
+        let results: Vec<(u64, CellResult)> = cells
             .iter()
             .filter(|c| c.sampler == sampler && c.gamma == gamma)
-            .map(result)
+            .map(|c| Ok(result(c)?.map(|r| (c.seed, r))))
             .collect::<Result<Vec<_>>>()?
             .into_iter()
             .flatten()
@@ -161,23 +196,53 @@ pub fn table(cells: &[Cell]) -> Result<String> {
         if results.is_empty() {
             continue;
         }
-        let (acc, sd) = mean_std(&results.iter().map(|r| 100.0 * r.test_acc).collect::<Vec<_>>());
-        let (epochs, _) = mean_std(&results.iter().map(|r| r.best_epoch as f64).collect::<Vec<_>>());
-        let rates: Vec<f64> = results.iter().filter_map(|r| r.on_segment).collect();
-        let rate = if rates.is_empty() {
-            "-".to_string()
-        } else {
-            format!("{:.2}", mean_std(&rates).0)
-        };
+        let (acc, sd) = mean_std(&results.iter().map(|(_, r)| 100.0 * r.test_acc).collect::<Vec<_>>());
+        let (epochs, _) = mean_std(&results.iter().map(|(_, r)| r.best_epoch as f64).collect::<Vec<_>>());
         let g = if sampler == "uniform" {
             "-".to_string()
         } else {
             gamma.to_string()
         };
         rows.push(format!(
-            "| {sampler} | {g} | {} | {acc:.1} ± {sd:.1} | {epochs:.1} | {rate} |",
-            results.len()
+            "| {sampler} | {g} | {} | {acc:.1} ± {sd:.1} | {epochs:.1} | {} | {} |",
+            results.len(),
+            rate(results.iter().map(|(_, r)| r.on_segment)),
+            rate(results.iter().map(|(_, r)| r.apex)),
         ));
+        accs.push((
+            (sampler, gamma),
+            results.iter().map(|(s, r)| (*s, 100.0 * r.test_acc)).collect(),
+        ));
+    }
+    // Each sampler against uniform on the seeds both finished (same seed: same split, data
+    // order draws and head initialisation).
+    if let Some((_, base)) = accs.iter().find(|((s, _), _)| s == "uniform") {
+        let mut lines = Vec::new();
+        for ((sampler, gamma), mine) in accs.iter().filter(|((s, _), _)| s != "uniform") {
+            let pairs: Vec<(f64, f64)> = mine
+                .iter()
+                .filter_map(|(seed, a)| base.iter().find(|(s, _)| s == seed).map(|(_, b)| (*a, *b)))
+                .collect();
+            if pairs.is_empty() {
+                continue;
+            }
+            let (a, b): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
+            let (wins, ties, mean, se) = paired(&a, &b);
+            lines.push(format!(
+                "| {sampler} γ={gamma} − uniform | {} | {wins} / {ties} / {} | {mean:+.1} ± {se:.1} | {:.1} |",
+                a.len(),
+                a.len() - wins - ties,
+                if se > 0.0 { mean / se } else { f64::NAN },
+            ));
+        }
+        if !lines.is_empty() {
+            rows.push(String::new());
+            rows.push(
+                "| paired by seed | seeds | wins / ties / losses | mean gap (points) ± s.e. | gap / s.e. |".into(),
+            );
+            rows.push("|---|---|---|---|---|".into());
+            rows.extend(lines);
+        }
     }
     Ok(rows.join("\n"))
 }
@@ -201,6 +266,16 @@ mod tests {
                 "r/softmax-g1-s1"
             ]
         );
+    }
+
+    #[test]
+    fn paired_gap_counts_wins_and_standard_error() {
+        // Differences 2, -1, 2, 0.5: mean 0.875, sample sd sqrt(((1.125)^2·2 + 1.875^2 + 0.375^2)/3).
+        let (wins, ties, mean, se) = paired(&[12.0, 9.0, 7.0, 5.5], &[10.0, 10.0, 5.0, 5.0]);
+        let sd = ((2.0 * 1.125f64.powi(2) + 1.875f64.powi(2) + 0.375f64.powi(2)) / 3.0).sqrt();
+        assert_eq!((wins, ties), (3, 0));
+        assert!((mean - 0.875).abs() < 1e-12);
+        assert!((se - sd / 2.0).abs() < 1e-12);
     }
 
     #[test]

@@ -31,7 +31,7 @@ use crate::nn::checkpoint::{self, CheckpointMeta, Preprocessing};
 use crate::nn::layers::Module;
 use crate::nn::{Family, Model, ModelConfig};
 use crate::optim::{ParamGroup, Sgd};
-use crate::sampling::{Phase, Sampler, SamplerConfig};
+use crate::sampling::{Sampler, SamplerConfig};
 use crate::tensor::DType;
 
 /// How to run (not what to train: that is `TrainConfig`, saved with the run).
@@ -132,6 +132,9 @@ pub fn evaluate(
 fn build_model(c: &TrainConfig, classes: usize) -> Result<Model> {
     let mut config = ModelConfig::preset(&c.model, classes)?;
     config.input = [c.clip_len, c.crop, c.crop];
+    if let Some(p) = c.dropout {
+        config.dropout = p;
+    }
     let model = Model::seeded(config, DType::F32, mix_seed(c.seed, 0, 1))?;
     if let Some(path) = &c.init {
         checkpoint::load(path)?.load_into(&model.parameters(), &c.reinit, path)?;
@@ -170,13 +173,32 @@ pub fn run(c: &TrainConfig, opts: &RunOptions, interrupt: &AtomicBool) -> Result
             ),
         ));
     }
+    // A new run on the synthetic benchmark starts from the cached 2D pretraining, inflated; the
+    // saved config names that checkpoint. A resumed run takes its weights from its own state.
+    let resolved;
+    let c = if resuming {
+        c
+    } else {
+        resolved = super::pretrain::resolve_init(c)?;
+        &resolved
+    };
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     write_json(&out.join("config.json"), c)?;
 
     let data = dataset::load(c)?;
     data.split.save(&out.join("split.json"))?;
-    let model = build_model(c, data.classes.len())?;
-    let train_aug = AugmentConfig::scaled(c.resize, c.crop);
+    let model = if resuming {
+        build_model(
+            &TrainConfig {
+                init: None,
+                ..c.clone()
+            },
+            data.classes.len(),
+        )?
+    } else {
+        build_model(c, data.classes.len())?
+    };
+    let train_aug = c.augment();
     let lens: Vec<usize> = data
         .train_videos
         .iter()
@@ -250,7 +272,11 @@ pub fn run(c: &TrainConfig, opts: &RunOptions, interrupt: &AtomicBool) -> Result
         };
         let val = evaluate(&model, data.train.as_ref(), &data.val_videos, c, &eval_aug)?;
         let phase = st.sampler.phase(epoch);
-        let decision = st.schedule.observe(val.loss, phase == Phase::Exploitation);
+        // Armed from the same epoch for every sampler (after warm-up + exploration epochs), so
+        // paired runs of a sweep stop and select their checkpoint under one rule.
+        let decision = st
+            .schedule
+            .observe(val.loss, epoch > c.warmup_epochs + c.exploration_epochs);
         for (i, lr) in st.lrs.iter_mut().enumerate() {
             *lr = st.schedule.apply(*lr, &decision);
             sgd.set_lr(i, *lr);
@@ -274,7 +300,11 @@ pub fn run(c: &TrainConfig, opts: &RunOptions, interrupt: &AtomicBool) -> Result
             if decision.new_best { " *" } else { "" },
             st.lrs[0],
             record.clips_per_s,
-            record.on_segment_rate.map(|r| format!(" | on-segment {r:.2}")).unwrap_or_default(),
+            record
+                .on_segment_rate
+                .zip(record.apex_rate)
+                .map(|(r, a)| format!(" | on-segment {r:.2} apex {a:.2}"))
+                .unwrap_or_default(),
         );
         metrics::append(&out.join("metrics.jsonl"), &record)?;
         pictures::write(
@@ -404,8 +434,8 @@ fn train_epoch(
             .progress_chars("=> "),
     );
     bar.set_prefix(format!("epoch {epoch} {phase}"));
-    let (mut loss_sum, mut correct, mut seen, mut on_segment, mut with_truth, mut micro) =
-        (0.0, 0usize, 0usize, 0usize, 0usize, 0);
+    let (mut loss_sum, mut correct, mut seen, mut on_segment, mut on_apex, mut with_truth, mut micro) =
+        (0.0, 0usize, 0usize, 0usize, 0usize, 0usize, 0);
     for (b, batch) in loader.enumerate() {
         if stop.now() {
             bar.finish_and_clear();
@@ -430,10 +460,11 @@ fn train_epoch(
             loss_sum += clip_loss;
             correct += ok as usize;
             let id = &data.train.videos()[data.train_videos[i]].id;
-            if let Some(&Truth { segment: (s, e), .. }) = data.truth.get(id) {
+            if let Some(&Truth { segment: (s, e), apex }) = data.truth.get(id) {
                 let start = starts[b * c.batch + j];
                 with_truth += 1;
                 on_segment += (start < e && start + c.clip_len > s) as usize;
+                on_apex += (start <= apex && apex < start + c.clip_len) as usize;
             }
         }
         seen += batch.labels.len();
@@ -470,6 +501,7 @@ fn train_epoch(
         clips_per_s: seen as f64 / seconds,
         seconds,
         on_segment_rate: (with_truth > 0).then(|| on_segment as f64 / with_truth as f64),
+        apex_rate: (with_truth > 0).then(|| on_apex as f64 / with_truth as f64),
         starts: order.iter().zip(&starts).map(|(&i, &s)| (i, s)).collect(),
     }))
 }
@@ -490,6 +522,6 @@ pub fn evaluate_run(dir: &Path) -> Result<crate::infer::report::EvalReport> {
     let best = dir.join("best.safetensors");
     checkpoint::load(&best)?.load_into(&model.parameters(), &[], &best)?;
     let videos: Vec<usize> = (0..data.test.videos().len()).collect();
-    let aug = AugmentConfig::scaled(c.resize, c.crop);
+    let aug = c.augment();
     crate::infer::report::evaluate(&model, data.test.as_ref(), &videos, &scoring(&c, &aug))
 }
