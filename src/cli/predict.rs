@@ -149,6 +149,12 @@ pub fn predict(args: &PredictArgs) -> Result<Prediction> {
     })
 }
 
+/// The video folder's name, for a title that fits (its whole path may not).
+fn video_name(dir: &Path) -> String {
+    dir.file_name()
+        .map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned())
+}
+
 fn text(p: &Prediction) -> String {
     let mut order: Vec<usize> = (0..p.classes.len()).collect();
     order.sort_by(|&a, &b| p.probabilities[b].total_cmp(&p.probabilities[a]));
@@ -179,7 +185,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let p = predict(args)?;
     if let Some(path) = &args.png {
         let plot = WindowScoresPlot {
-            title: format!("{} ({})", p.video, p.model),
+            title: format!("{} ({})", video_name(&args.video), p.model),
             classes: p.classes.clone(),
             starts: p.window_starts.clone(),
             window_len: p.window_len,
