@@ -10,8 +10,4 @@ if [ -n "${CI:-}" ]; then
     exit 1
 fi
 cargo build --release --quiet --bin stsm-engine
-if ! .venv-torch/bin/python -c "import torch, numpy" 2>/dev/null; then
-    python3 -m venv .venv-torch
-    .venv-torch/bin/pip install --quiet torch numpy
-fi
-exec .venv-torch/bin/python scripts/bench_vs_torch.py --engine target/release/stsm-engine "$@"
+exec scripts/torch-python.sh scripts/bench_vs_torch.py --engine target/release/stsm-engine "$@"
