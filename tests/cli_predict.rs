@@ -28,6 +28,19 @@ fn engine(args: &[&str]) -> (bool, String, String) {
     )
 }
 
+/// `stsm-engine predict --checkpoint CKPT --video VIDEO EXTRA...`.
+fn predict(ckpt: &Path, video: &Path, extra: &[&str]) -> (bool, String, String) {
+    let mut args = vec![
+        "predict",
+        "--checkpoint",
+        ckpt.to_str().unwrap(),
+        "--video",
+        video.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    engine(&args)
+}
+
 fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("stsm-cli-predict-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -111,18 +124,11 @@ fn predict_json_matches_the_unfused_scorer_and_draws_the_windows() {
     let video = dir.join("clip");
     write_frames(&video, 27, 1);
     let png = dir.join("windows.png");
-    let (ok, out, err) = engine(&[
-        "predict",
-        "--checkpoint",
-        ckpt.to_str().unwrap(),
-        "--video",
-        video.to_str().unwrap(),
-        "--chunk-frames",
-        "5",
-        "--json",
-        "--png",
-        png.to_str().unwrap(),
-    ]);
+    let (ok, out, err) = predict(
+        &ckpt,
+        &video,
+        &["--chunk-frames", "5", "--json", "--png", png.to_str().unwrap()],
+    );
     assert!(ok, "{out}{err}");
     let p: serde_json::Value = serde_json::from_str(&out).unwrap();
     // The checkpoint's γ is the default pooling.
@@ -150,15 +156,7 @@ fn predict_json_matches_the_unfused_scorer_and_draws_the_windows() {
     assert!(image::open(&png).is_ok(), "no PNG at {}", png.display());
 
     // Text output names the prediction; mean pooling is γ = 0.
-    let (ok, out, err) = engine(&[
-        "predict",
-        "--checkpoint",
-        ckpt.to_str().unwrap(),
-        "--video",
-        video.to_str().unwrap(),
-        "--pool",
-        "mean",
-    ]);
+    let (ok, out, err) = predict(&ckpt, &video, &["--pool", "mean"]);
     assert!(ok, "{out}{err}");
     let mean = expected_pooled(&model, &meta, &video, 0.0);
     let best = (0..3).max_by(|&a, &b| mean[a].total_cmp(&mean[b])).unwrap();
@@ -177,14 +175,7 @@ fn eval_on_a_frame_folder_root_agrees_with_predict_video_by_video() {
         for v in 0..2 {
             let video = root.join("test").join(class).join(format!("{class}-{v}"));
             write_frames(&video, 14 + 5 * v + label, (10 * label + v) as u64);
-            let (ok, out, err) = engine(&[
-                "predict",
-                "--checkpoint",
-                ckpt.to_str().unwrap(),
-                "--video",
-                video.to_str().unwrap(),
-                "--json",
-            ]);
+            let (ok, out, err) = predict(&ckpt, &video, &["--json"]);
             assert!(ok, "{out}{err}");
             let p: serde_json::Value = serde_json::from_str(&out).unwrap();
             predicted.push((label, p["predicted_index"].as_u64().unwrap() as usize));
@@ -221,46 +212,29 @@ fn eval_on_a_frame_folder_root_agrees_with_predict_video_by_video() {
 fn bad_input_is_an_error_naming_it() {
     let dir = scratch("bad");
     let (ckpt, _, _) = checkpoint(&dir);
-    let ckpt = ckpt.to_str().unwrap();
-    let predict = |video: &Path, extra: &[&str]| {
-        let mut args = vec!["predict", "--checkpoint", ckpt, "--video", video.to_str().unwrap()];
-        args.extend_from_slice(extra);
-        engine(&args)
-    };
     let empty = dir.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let (ok, _, err) = predict(&empty, &[]);
+    let (ok, _, err) = predict(&ckpt, &empty, &[]);
     assert!(!ok && err.contains("empty") && err.contains("no frame images"), "{err}");
 
     let broken = dir.join("broken");
     write_frames(&broken, 4, 2);
     std::fs::write(broken.join("3.png"), b"not a png").unwrap();
-    let (ok, _, err) = predict(&broken, &[]);
+    let (ok, _, err) = predict(&ckpt, &broken, &[]);
     assert!(!ok && err.contains("3.png"), "{err}");
 
     let video = dir.join("ok");
     write_frames(&video, 4, 3);
-    let (ok, _, err) = predict(&video, &["--pool", "median"]);
+    let (ok, _, err) = predict(&ckpt, &video, &["--pool", "median"]);
     assert!(!ok && err.contains("median") && err.contains("--pool"), "{err}");
 
     // A checkpoint without metadata needs --model; the wrong model is an error naming tensors.
     let bare = dir.join("bare.safetensors");
     let model = Model::seeded(ModelConfig::preset("tiny-c3d", 3).unwrap(), DType::F32, 0).unwrap();
     save_params(&bare, &model.parameters(), None).unwrap();
-    let bare = bare.to_str().unwrap();
-    let (ok, _, err) = engine(&["predict", "--checkpoint", bare, "--video", video.to_str().unwrap()]);
+    let (ok, _, err) = predict(&bare, &video, &[]);
     assert!(!ok && err.contains("--model"), "{err}");
-    let (ok, _, err) = engine(&[
-        "predict",
-        "--checkpoint",
-        bare,
-        "--video",
-        video.to_str().unwrap(),
-        "--model",
-        "tiny-vgg3d",
-        "--class-names",
-        "a,b,c",
-    ]);
+    let (ok, _, err) = predict(&bare, &video, &["--model", "tiny-vgg3d", "--class-names", "a,b,c"]);
     assert!(
         !ok && err.contains("features.0.weight") && err.contains("conv1.weight"),
         "{err}"
