@@ -41,8 +41,14 @@ fn assert_close(fast: &Tensor, reference: &Tensor, what: &str) {
     );
 }
 
-const CONV_CASES: [([usize; 5], [usize; 5], [usize; 3], [usize; 3]); 5] = [
+const CONV_CASES: [([usize; 5], [usize; 5], [usize; 3], [usize; 3]); 7] = [
     // (input, weight, stride, padding)
+    // The packed f32 path: C·KH·KW = 360 rows per temporal tap (two K slabs each), blocks whose
+    // first and last frames skip a tap, and 6 output channels (a partial 4-row tile).
+    ([1, 40, 4, 6, 5], [6, 40, 3, 3, 3], [1, 1, 1], [1, 1, 1]),
+    // Temporal padding 2 (whole frames on the padding for two taps; the input gradient's
+    // transposed convolution has temporal padding 0), wide rows cut at panel boundaries.
+    ([2, 4, 3, 5, 30], [8, 4, 3, 3, 3], [1, 1, 1], [2, 0, 1]),
     ([2, 3, 5, 7, 6], [4, 3, 3, 3, 3], [1, 1, 1], [1, 1, 1]),
     ([1, 5, 4, 9, 11], [7, 5, 2, 3, 1], [1, 2, 3], [1, 0, 2]),
     ([3, 2, 6, 6, 6], [3, 2, 1, 1, 1], [2, 2, 2], [0, 0, 0]),

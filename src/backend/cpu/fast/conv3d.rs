@@ -41,7 +41,7 @@ fn channel_slices(g: &Conv3dGeometry, blocks: usize) -> usize {
     threads.div_ceil(blocks).min(g.out_channels.div_ceil(32)).max(1)
 }
 
-fn positions(g: &Conv3dGeometry) -> usize {
+pub(super) fn positions(g: &Conv3dGeometry) -> usize {
     g.output.iter().product()
 }
 
@@ -51,14 +51,14 @@ fn rows(g: &Conv3dGeometry) -> usize {
 
 /// Input coordinate of output coordinate `o` and tap `k` on axis `a`, if inside the input.
 #[inline]
-fn tap(g: &Conv3dGeometry, a: usize, o: usize, k: usize) -> Option<usize> {
+pub(super) fn tap(g: &Conv3dGeometry, a: usize, o: usize, k: usize) -> Option<usize> {
     let i = (o * g.stride[a] + k) as isize - g.padding[a] as isize;
     (i >= 0 && (i as usize) < g.input[a]).then_some(i as usize)
 }
 
 /// The output positions p0 .. p0 + width split into runs along W: (j, zt, zh, zw0, len), where
 /// positions j .. j+len of the block share (zt, zh) and have zw = zw0 .. zw0+len.
-fn runs(g: &Conv3dGeometry, p0: usize, width: usize) -> Vec<(usize, usize, usize, usize, usize)> {
+pub(super) fn runs(g: &Conv3dGeometry, p0: usize, width: usize) -> Vec<(usize, usize, usize, usize, usize)> {
     let [_, oh, ow] = g.output;
     let mut out = Vec::with_capacity(width / ow.max(1) + 2);
     let (mut j, mut p) = (0, p0);
@@ -75,7 +75,7 @@ fn runs(g: &Conv3dGeometry, p0: usize, width: usize) -> Vec<(usize, usize, usize
 /// The range of output W positions zw (within zw0 .. zw0+len) whose tap dw lands inside the
 /// input, for stride `s` and padding `pad`: those with 0 ≤ zw·s + dw − pad < iw.
 #[inline]
-fn valid_w(zw0: usize, len: usize, dw: usize, s: usize, pad: usize, iw: usize) -> (usize, usize) {
+pub(super) fn valid_w(zw0: usize, len: usize, dw: usize, s: usize, pad: usize, iw: usize) -> (usize, usize) {
     // zw·s + dw ≥ pad  ⇔  zw ≥ ceil((pad − dw) / s)
     let lo = if dw >= pad { 0 } else { (pad - dw).div_ceil(s) };
     // zw·s + dw − pad ≤ iw − 1  ⇔  zw ≤ (iw − 1 + pad − dw) / s
@@ -178,6 +178,9 @@ fn blocks(g: &Conv3dGeometry) -> Vec<(usize, usize, usize)> {
 
 /// x: (N, C, T, H, W), w: (O, C, KT, KH, KW), bias: (O) -> (N, O, T', H', W').
 pub fn forward<T: FastFloat + Scratch>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Conv3dGeometry) -> Vec<T> {
+    if let Some(y) = T::packed_conv_forward(x, w, bias, g) {
+        return y;
+    }
     let (p, ck, o) = (positions(g), rows(g), g.out_channels);
     let x_len = g.in_channels * g.input.iter().product::<usize>();
     let mut y = vec![T::zero(); g.batch * o * p];
@@ -226,6 +229,9 @@ pub fn forward<T: FastFloat + Scratch>(x: &[T], w: &[T], bias: Option<&[T]>, g: 
 
 /// gy: (N, O, T', H', W'), w: (O, C, KT, KH, KW) -> gx: (N, C, T, H, W).
 pub fn x_backward<T: FastFloat + Scratch>(gy: &[T], w: &[T], g: &Conv3dGeometry) -> Vec<T> {
+    if let Some(gx) = T::packed_conv_x_backward(gy, w, g) {
+        return gx;
+    }
     let (p, o, k) = (positions(g), g.out_channels, g.kernel.iter().product::<usize>());
     let ck = rows(g);
     let plane: usize = g.input.iter().product();

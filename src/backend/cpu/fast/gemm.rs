@@ -1,6 +1,9 @@
 //! The one place the fast CPU path calls a GEMM. Single-threaded per call: callers split the
 //! work into disjoint output blocks themselves, so results never depend on scheduling.
 
+use super::microkernel::has_avx2_fma;
+use super::packed_conv;
+use crate::ops::geometry::Conv3dGeometry;
 use crate::tensor::Float;
 
 /// The float types the fast path runs in: f32 for work, f64 for full-size parity checks.
@@ -20,6 +23,16 @@ pub trait FastFloat: Float {
         c: *mut Self,
         rsc: isize,
     );
+
+    /// Conv3d forward on packed panels (`packed_conv.rs`), where this type and CPU have it.
+    fn packed_conv_forward(_x: &[Self], _w: &[Self], _bias: Option<&[Self]>, _g: &Conv3dGeometry) -> Option<Vec<Self>> {
+        None
+    }
+
+    /// Conv3d input gradient on packed panels, where this type, CPU and geometry allow it.
+    fn packed_conv_x_backward(_gy: &[Self], _w: &[Self], _g: &Conv3dGeometry) -> Option<Vec<Self>> {
+        None
+    }
 }
 
 impl FastFloat for f32 {
@@ -34,6 +47,14 @@ impl FastFloat for f32 {
         rsc: isize,
     ) {
         matrixmultiply::sgemm(m, k, n, 1.0, a.0, a.1, a.2, b.0, b.1, b.2, beta, c, rsc, 1)
+    }
+
+    fn packed_conv_forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Conv3dGeometry) -> Option<Vec<f32>> {
+        has_avx2_fma().then(|| packed_conv::forward(x, w, bias, g))
+    }
+
+    fn packed_conv_x_backward(gy: &[f32], w: &[f32], g: &Conv3dGeometry) -> Option<Vec<f32>> {
+        has_avx2_fma().then(|| packed_conv::x_backward(gy, w, g)).flatten()
     }
 }
 

@@ -7,6 +7,8 @@
 pub mod conv3d;
 pub mod dense;
 pub mod gemm;
+pub mod microkernel;
+pub mod packed_conv;
 pub mod pool3d;
 pub mod temporal;
 pub mod workspace;

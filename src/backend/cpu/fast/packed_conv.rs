@@ -1,0 +1,366 @@
+//! f32 conv3d as a GEMM on packed panels, skipping the taps that fall on the temporal padding.
+//!
+//! Per sample, y (O × P) = W (O × K) · col (K × P), P = T'·H'·W', K = C·KT·KH·KW, as in
+//! `conv3d.rs`, with three differences that matter for speed:
+//! - K is ordered time-tap-major, k = (dt·C + c)·KH·KW + dh·KW + dw, so the rows of one temporal
+//!   tap dt are contiguous (and the weights' own (c, dt) rows of KH·KW taps stay runs). Positions are ordered (t, h, w), so the positions whose tap dt lands on
+//!   the temporal padding are a prefix or a suffix of every block: each K slab (one dt) only
+//!   visits the block's columns where its tap is real. At T' = 2 (C3D's conv5) that is a third
+//!   of the work; oneDNN skips it too.
+//! - The weights are packed once per call into the micro-kernel's A panels and shared by every
+//!   thread; the im2col writes B panels directly, so nothing is copied twice.
+//! - `microkernel::tile` (AVX2 + FMA, 6 × 16) does the multiply.
+//!
+//! The input gradient of a stride-1 convolution is itself a convolution (of gy with the
+//! weights flipped on every axis and in/out channels swapped, padding K − 1 − p), so it runs
+//! through the same code; other strides use `conv3d.rs`.
+//!
+//! Every output element is summed in one fixed order (slabs in K order, k ascending within a
+//! slab), whatever the blocking and thread count: runs are reproducible bit for bit.
+
+use rayon::prelude::*;
+
+use super::conv3d::{positions, runs, valid_w};
+use super::gemm::SendPtr;
+use super::microkernel::{tile, tile_width, LANES, MR, NR};
+use super::workspace::Scratch;
+use crate::ops::geometry::Conv3dGeometry;
+
+/// Depth of a K slab: a B panel slab (KC × 16 floats, 16 KB) stays in L1 while the A panels of
+/// a row chunk stream past it.
+const KC: usize = 256;
+/// Output channels per row chunk: the chunk's A slab (128 × KC floats, 128 KB) stays in L2
+/// while the block's B panels are visited.
+const MC: usize = 128;
+/// Widest block of output positions: its B slab (KC × 240 floats, 240 KB) shares L2 with the
+/// A chunk.
+const NC: usize = 240;
+
+/// Rows k0 .. k1 of K, all of temporal tap `dt`.
+#[derive(Clone, Copy, Debug)]
+struct Slab {
+    k0: usize,
+    k1: usize,
+    dt: usize,
+}
+
+impl Slab {
+    fn depth(&self) -> usize {
+        self.k1 - self.k0
+    }
+}
+
+/// Each temporal tap's C·KH·KW rows, split into nearly equal slabs of at most KC.
+fn slabs(g: &Conv3dGeometry) -> Vec<Slab> {
+    let per_dt = g.in_channels * g.kernel[1] * g.kernel[2];
+    let parts = per_dt.div_ceil(KC);
+    (0..g.kernel[0])
+        .flat_map(|dt| {
+            (0..parts).map(move |s| Slab {
+                k0: dt * per_dt + s * per_dt / parts,
+                k1: dt * per_dt + (s + 1) * per_dt / parts,
+                dt,
+            })
+        })
+        .collect()
+}
+
+/// The weights as A (M × K, K time-tap-major) packed slab after slab; a slab holds M/MR panels
+/// (depth × MR, rows past M zero), so panel `i` of the slab starting at k0 begins at
+/// `m_padded·k0 + i·MR·depth`. `row(m)` is A's row m in the weights' own order, (channels, KT,
+/// KH, KW).
+///
+/// Panels are packed in parallel, each from its MR rows of the weights (C3D's conv5: six rows are
+/// 330 KB, inside L2), into `out`, a buffer kept across calls: C3D's conv5 packs 28 MB per call,
+/// and fresh memory cost more page faults than the multiply took.
+fn pack_a<'w>(
+    m: usize,
+    g: &Conv3dGeometry,
+    slabs: &[Slab],
+    row: impl Fn(usize) -> &'w [f32] + Sync,
+    out: &mut Vec<f32>,
+) {
+    let mp = m.div_ceil(MR) * MR;
+    let k = slabs.last().map_or(0, |s| s.k1);
+    let (taps, plane) = (g.kernel.iter().product::<usize>(), g.kernel[1] * g.kernel[2]);
+    out.clear();
+    out.resize(mp * k, 0.0);
+    let dst = SendPtr(out.as_mut_ptr());
+    (0..mp / MR).into_par_iter().for_each(|panel| {
+        for r in 0..MR.min(m - panel * MR) {
+            let w = row(panel * MR + r);
+            for s in slabs {
+                let depth = s.depth();
+                // Safety: panel `panel` of slab `s` is written by this task alone.
+                let out = unsafe {
+                    std::slice::from_raw_parts_mut(dst.get().add(mp * s.k0 + panel * MR * depth), MR * depth)
+                };
+                // k = (dt·C + ch)·plane + hw reads w[ch·taps + dt·plane + hw]: runs of one plane.
+                let mut k = s.k0;
+                while k < s.k1 {
+                    let (ch, hw) = ((k / plane) % g.in_channels, k % plane);
+                    let run = (plane - hw).min(s.k1 - k);
+                    let src = &w[ch * taps + s.dt * plane + hw..][..run];
+                    for (d, &v) in out[(k - s.k0) * MR + r..].iter_mut().step_by(MR).zip(src) {
+                        *d = v;
+                    }
+                    k += run;
+                }
+            }
+        }
+    });
+}
+
+thread_local! {
+    /// The packed weights of the last call on this thread, reused as the next call's buffer.
+    static PACKED_A: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` with this thread's packed-weights buffer (a fresh one if it is in use: a
+/// convolution called from inside another's parallel tasks).
+fn with_packed_a<R>(f: impl FnOnce(&mut Vec<f32>) -> R) -> R {
+    PACKED_A.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => f(&mut buf),
+        Err(_) => f(&mut Vec::new()),
+    })
+}
+
+/// Block columns col .. col + len: output positions (zt, zh, zw0 .. zw0 + len), in one B panel.
+#[derive(Clone, Copy)]
+struct Run {
+    col: usize,
+    zt: usize,
+    zh: usize,
+    zw0: usize,
+    len: usize,
+}
+
+/// The block's output rows cut at B panel boundaries, in column order.
+fn panel_runs(g: &Conv3dGeometry, p0: usize, width: usize) -> Vec<Run> {
+    let mut out = Vec::new();
+    for (j, zt, zh, zw0, len) in runs(g, p0, width) {
+        let mut done = 0;
+        while done < len {
+            let col = j + done;
+            let take = (len - done).min(NR - col % NR);
+            out.push(Run {
+                col,
+                zt,
+                zh,
+                zw0: zw0 + done,
+                len: take,
+            });
+            done += take;
+        }
+    }
+    out
+}
+
+/// Columns and padded width of B panel `j` of a block of `cols` columns.
+fn panel_shape(cols: usize, j: usize) -> (usize, usize) {
+    let valid = (cols - j * NR).min(NR);
+    (valid, tile_width(valid))
+}
+
+/// Writes B panels `panels` of `slab` for one block: panel j (at j·NR·depth in `b`) holds, for
+/// each k of the slab, the tap k of the panel's output positions (zero on the padding and on
+/// the panel's columns past the block). `x` is one sample (C, T, H, W).
+fn pack_b(g: &Conv3dGeometry, x: &[f32], slab: Slab, runs: &[Run], cols: usize, panels: (usize, usize), b: &mut [f32]) {
+    let [it, ih, iw] = g.input;
+    let [_, kh, kw] = g.kernel;
+    let (c, depth) = (g.in_channels, slab.depth());
+    let (sw, pw) = (g.stride[2], g.padding[2]);
+    let first = runs.partition_point(|r| r.col / NR < panels.0);
+    let last = runs.partition_point(|r| r.col / NR < panels.1);
+    let runs = &runs[first..last];
+    for j in panels.0..panels.1 {
+        let (valid, width) = panel_shape(cols, j);
+        if valid < width {
+            for row in b[j * NR * depth..][..width * depth].chunks_mut(width) {
+                row[valid..].fill(0.0);
+            }
+        }
+    }
+    for kk in 0..depth {
+        let k = slab.k0 + kk;
+        let (ch, hw) = ((k / (kh * kw)) % c, k % (kh * kw));
+        let (dh, dw) = (hw / kw, hw % kw);
+        let xc = &x[ch * it * ih * iw..][..it * ih * iw];
+        for r in runs {
+            let (j, q) = (r.col / NR, r.col % NR);
+            let width = panel_shape(cols, j).1;
+            let dst = &mut b[j * NR * depth + kk * width + q..][..r.len];
+            let (Some(t), Some(h)) = (tap_at(g, 0, r.zt, slab.dt), tap_at(g, 1, r.zh, dh)) else {
+                dst.fill(0.0);
+                continue;
+            };
+            let row = &xc[(t * ih + h) * iw..][..iw];
+            let (lo, hi) = valid_w(r.zw0, r.len, dw, sw, pw, iw);
+            dst[..lo - r.zw0].fill(0.0);
+            dst[hi - r.zw0..].fill(0.0);
+            if sw == 1 {
+                let w0 = lo + dw - pw;
+                dst[lo - r.zw0..hi - r.zw0].copy_from_slice(&row[w0..w0 + (hi - lo)]);
+            } else {
+                for zw in lo..hi {
+                    dst[zw - r.zw0] = row[zw * sw + dw - pw];
+                }
+            }
+        }
+    }
+}
+
+fn tap_at(g: &Conv3dGeometry, axis: usize, o: usize, k: usize) -> Option<usize> {
+    super::conv3d::tap(g, axis, o, k)
+}
+
+/// The block columns (relative to p0) whose temporal tap `dt` is inside the input.
+fn real_columns(g: &Conv3dGeometry, dt: usize, p0: usize, cols: usize) -> (usize, usize) {
+    let [ot, oh, ow] = g.output;
+    let (zlo, zhi) = valid_w(0, ot, dt, g.stride[0], g.padding[0], g.input[0]);
+    let plane = oh * ow;
+    let (lo, hi) = ((zlo * plane).max(p0), (zhi * plane).min(p0 + cols));
+    if lo >= hi {
+        (0, 0)
+    } else {
+        (lo - p0, hi - p0)
+    }
+}
+
+/// y (N, M, T', H', W') = the convolution of x (N, C, T, H, W) whose weights are `a`, packed by
+/// `pack_a` over `slabs(g)`, plus `bias` (M).
+fn convolve(g: &Conv3dGeometry, x: &[f32], a: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+    let (p, m) = (positions(g), g.out_channels);
+    let mp = m.div_ceil(MR) * MR;
+    let x_len = g.in_channels * g.input.iter().product::<usize>();
+    let slabs = slabs(g);
+    let max_depth = slabs.iter().map(Slab::depth).max().unwrap_or(0);
+    let width = p.div_ceil(p.div_ceil(NC)).next_multiple_of(LANES).min(p);
+    let blocks: Vec<(usize, usize, usize)> = (0..g.batch)
+        .flat_map(|n| (0..p).step_by(width).map(move |p0| (n, p0, width.min(p - p0))))
+        .collect();
+    // With fewer blocks than threads (deep layers at batch 1), split the output channels too.
+    let threads = rayon::current_num_threads().max(1);
+    let row_panels = mp / MR;
+    let slices = if blocks.len() >= threads {
+        1
+    } else {
+        threads.div_ceil(blocks.len()).min(row_panels)
+    };
+    let per_slice = row_panels.div_ceil(slices);
+    let tasks: Vec<_> = blocks
+        .iter()
+        .flat_map(|&b| {
+            (0..row_panels)
+                .step_by(per_slice)
+                .map(move |i0| (b, i0, (i0 + per_slice).min(row_panels)))
+        })
+        .collect();
+    let mut y = vec![0f32; g.batch * m * p];
+    let out = SendPtr(y.as_mut_ptr());
+    tasks.into_par_iter().for_each(|((n, p0, cols), i0, i1)| {
+        // Safety: this task alone writes rows i0·MR .. min(i1·MR, M), columns p0 .. p0 + cols
+        // of sample n's (M × P) output.
+        let c_block = unsafe { out.get().add(n * m * p + p0) };
+        if let Some(bias) = bias {
+            for row in i0 * MR..(i1 * MR).min(m) {
+                let dst = unsafe { std::slice::from_raw_parts_mut(c_block.add(row * p), cols) };
+                dst.fill(bias[row]);
+            }
+        }
+        let runs = panel_runs(g, p0, cols);
+        let xn = &x[n * x_len..(n + 1) * x_len];
+        f32::with_scratch(max_depth * cols.div_ceil(NR) * NR, |b| {
+            for &slab in &slabs {
+                let (lo, hi) = real_columns(g, slab.dt, p0, cols);
+                if lo == hi {
+                    continue;
+                }
+                let panels = (lo / NR, hi.div_ceil(NR));
+                pack_b(g, xn, slab, &runs, cols, panels, b);
+                let depth = slab.depth();
+                for c0 in (i0..i1).step_by(MC / MR) {
+                    for j in panels.0..panels.1 {
+                        let (valid, width) = panel_shape(cols, j);
+                        let b_panel = b[j * NR * depth..].as_ptr();
+                        for i in c0..(c0 + MC / MR).min(i1) {
+                            let a_panel = a[mp * slab.k0 + i * MR * depth..].as_ptr();
+                            let rows = MR.min(m - i * MR);
+                            // (rows × valid) += A panel (rows × depth) · B panel (depth × valid).
+                            // Safety: the panels hold depth·MR and depth·width floats; the C tile
+                            // is inside this task's rows and columns.
+                            unsafe {
+                                tile(
+                                    width,
+                                    depth,
+                                    a_panel,
+                                    b_panel,
+                                    c_block.add(i * MR * p + j * NR),
+                                    p,
+                                    rows,
+                                    valid,
+                                )
+                            };
+                        }
+                    }
+                }
+            }
+        })
+    });
+    y
+}
+
+/// x: (N, C, T, H, W), w: (O, C, KT, KH, KW), bias: (O) -> (N, O, T', H', W').
+pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Conv3dGeometry) -> Vec<f32> {
+    let (c, taps) = (g.in_channels, g.kernel.iter().product::<usize>());
+    with_packed_a(|a| {
+        pack_a(
+            g.out_channels,
+            g,
+            &slabs(g),
+            |o| &w[o * c * taps..(o + 1) * c * taps],
+            a,
+        );
+        convolve(g, x, a, bias)
+    })
+}
+
+/// The input gradient of a stride-1 convolution as a convolution: gy (N, O, T', H', W') with
+/// the weights w (O, C, KT, KH, KW) flipped on every axis, as (C, O, KT, KH, KW), and padding
+/// K − 1 − p -> gx (N, C, T, H, W). None for other strides (or padding ≥ kernel).
+pub fn x_backward(gy: &[f32], w: &[f32], g: &Conv3dGeometry) -> Option<Vec<f32>> {
+    if g.stride != [1; 3] || (0..3).any(|a| g.padding[a] >= g.kernel[a]) {
+        return None;
+    }
+    let (c, o, taps) = (g.in_channels, g.out_channels, g.kernel.iter().product::<usize>());
+    let transposed = Conv3dGeometry {
+        batch: g.batch,
+        in_channels: o,
+        out_channels: c,
+        input: g.output,
+        kernel: g.kernel,
+        stride: [1; 3],
+        padding: [0, 1, 2].map(|a| g.kernel[a] - 1 - g.padding[a]),
+        output: g.input,
+    };
+    // A's row ci in weight order, (oi, tap) -> w[oi, ci, mirrored tap]: one small transpose
+    // (C3D's conv5: 512 × 27 × 512 floats).
+    let mut flipped = vec![0f32; w.len()];
+    for (oi, w_o) in w.chunks(c * taps).enumerate() {
+        for (ci, row) in w_o.chunks(taps).enumerate() {
+            for (tap, &v) in row.iter().enumerate() {
+                flipped[(ci * o + oi) * taps + taps - 1 - tap] = v;
+            }
+        }
+    }
+    Some(with_packed_a(|a| {
+        pack_a(
+            c,
+            &transposed,
+            &slabs(&transposed),
+            |ci| &flipped[ci * o * taps..(ci + 1) * o * taps],
+            a,
+        );
+        convolve(&transposed, gy, a, None)
+    }))
+}
