@@ -1,7 +1,7 @@
 //! The fast CPU backend against the reference loops on ragged shapes, forward and backward, and
 //! its determinism: the same thread count gives identical bits.
 
-use stsm_engine::backend::cpu::fast::CpuFast;
+use stsm_engine::backend::cpu::fast::{packed_conv, packed_wgrad, CpuFast};
 use stsm_engine::backend::cpu::reference::CpuReference;
 use stsm_engine::backend::Backend;
 use stsm_engine::ops::{Conv3dGeometry, Conv3dOptions, Pool3dGeometry, Pool3dOptions};
@@ -131,6 +131,44 @@ fn conv3d_forward_and_backward_match_the_reference() {
             &r.conv3d_bias_backward(&gy, &g).unwrap(),
             &name("b grad"),
         );
+    }
+}
+
+/// The packed f32 kernels called directly on every case (the backend picks them only for
+/// shapes where they pay off, larger than these): forward, stride-1 input gradient as the
+/// flipped convolution, weight gradient. Without AVX2 they run the portable micro-kernel.
+#[test]
+fn packed_conv_kernels_match_the_reference() {
+    for (case, (xd, wd, stride, padding)) in CONV_CASES.iter().enumerate() {
+        let (x, w, b) = (tensor(xd, 11), tensor(wd, 12), tensor(&[wd[0]], 13));
+        let opts = Conv3dOptions {
+            stride: *stride,
+            padding: *padding,
+        };
+        let g = Conv3dGeometry::new(x.shape(), w.shape(), &opts).unwrap();
+        let gy = tensor(&g.output_dims(), 14);
+        let slice = |t: &Tensor| t.to_vec::<f32>().unwrap();
+        let r = CpuReference;
+        let y = packed_conv::forward(&slice(&x), &slice(&w), Some(&slice(&b)), &g);
+        assert_close(
+            &Tensor::from_vec(&g.output_dims(), y).unwrap(),
+            &r.conv3d_forward(&x, &w, Some(&b), &g).unwrap(),
+            &format!("case {case} packed forward"),
+        );
+        let gw = packed_wgrad::weight_backward(&slice(&gy), &slice(&x), &g);
+        assert_close(
+            &Tensor::from_vec(wd, gw).unwrap(),
+            &r.conv3d_weight_backward(&gy, &x, &g).unwrap(),
+            &format!("case {case} packed w grad"),
+        );
+        match packed_conv::x_backward(&slice(&gy), &slice(&w), &g) {
+            Some(gx) => assert_close(
+                &Tensor::from_vec(xd, gx).unwrap(),
+                &r.conv3d_x_backward(&gy, &w, &g).unwrap(),
+                &format!("case {case} packed x grad"),
+            ),
+            None => assert_ne!(*stride, [1; 3], "case {case}: stride 1 must have a packed x grad"),
+        }
     }
 }
 

@@ -314,6 +314,9 @@ fn weight_grad_rows<T: FastFloat + Scratch>(
 /// with fewer (deep layers at batch 1), threads take slices of output channels instead and
 /// write their rows of gw directly.
 pub fn weight_backward<T: FastFloat + Scratch>(gy: &[T], x: &[T], g: &Conv3dGeometry) -> Vec<T> {
+    if let Some(gw) = T::packed_conv_weight_backward(gy, x, g) {
+        return gw;
+    }
     let (o, ck) = (g.out_channels, rows(g));
     let all = blocks(g);
     let slices = channel_slices(g, all.len());

@@ -2,7 +2,7 @@
 //! work into disjoint output blocks themselves, so results never depend on scheduling.
 
 use super::microkernel::has_avx2_fma;
-use super::packed_conv;
+use super::{packed_conv, packed_wgrad};
 use crate::ops::geometry::Conv3dGeometry;
 use crate::tensor::Float;
 
@@ -33,6 +33,11 @@ pub trait FastFloat: Float {
     fn packed_conv_x_backward(_gy: &[Self], _w: &[Self], _g: &Conv3dGeometry) -> Option<Vec<Self>> {
         None
     }
+
+    /// Conv3d weight gradient on packed panels (`packed_wgrad.rs`), where this type and CPU have it.
+    fn packed_conv_weight_backward(_gy: &[Self], _x: &[Self], _g: &Conv3dGeometry) -> Option<Vec<Self>> {
+        None
+    }
 }
 
 impl FastFloat for f32 {
@@ -50,11 +55,18 @@ impl FastFloat for f32 {
     }
 
     fn packed_conv_forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Conv3dGeometry) -> Option<Vec<f32>> {
-        has_avx2_fma().then(|| packed_conv::forward(x, w, bias, g))
+        (has_avx2_fma() && packed_conv::pays_off(g)).then(|| packed_conv::forward(x, w, bias, g))
     }
 
     fn packed_conv_x_backward(gy: &[f32], w: &[f32], g: &Conv3dGeometry) -> Option<Vec<f32>> {
-        has_avx2_fma().then(|| packed_conv::x_backward(gy, w, g)).flatten()
+        let worth = packed_conv::transposed(g).is_some_and(|t| packed_conv::pays_off(&t));
+        (has_avx2_fma() && worth)
+            .then(|| packed_conv::x_backward(gy, w, g))
+            .flatten()
+    }
+
+    fn packed_conv_weight_backward(gy: &[f32], x: &[f32], g: &Conv3dGeometry) -> Option<Vec<f32>> {
+        (has_avx2_fma() && packed_wgrad::pays_off(g)).then(|| packed_wgrad::weight_backward(gy, x, g))
     }
 }
 

@@ -9,6 +9,7 @@ pub mod dense;
 pub mod gemm;
 pub mod microkernel;
 pub mod packed_conv;
+pub mod packed_wgrad;
 pub mod pool3d;
 pub mod temporal;
 pub mod workspace;

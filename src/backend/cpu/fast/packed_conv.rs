@@ -310,6 +310,32 @@ fn convolve(g: &Conv3dGeometry, x: &[f32], a: &[f32], bias: Option<&[f32]>) -> V
     y
 }
 
+/// Whether `g` is a convolution this path speeds up. With shallow slabs (few input channels) the
+/// tiles spend their time loading and storing C, and with few positions in the whole batch the
+/// weight packing (M·K floats) costs more than it saves: im2col + matrixmultiply is faster there
+/// (the tiny models' first layers, C3D's conv5 at batch 1).
+pub fn pays_off(g: &Conv3dGeometry) -> bool {
+    g.in_channels * g.kernel[1] * g.kernel[2] >= 128 && g.batch * positions(g) >= 512
+}
+
+/// The geometry of the input gradient of a stride-1 `g` as a convolution of gy (see
+/// `x_backward`); None for other strides (or padding ≥ kernel).
+pub fn transposed(g: &Conv3dGeometry) -> Option<Conv3dGeometry> {
+    if g.stride != [1; 3] || (0..3).any(|a| g.padding[a] >= g.kernel[a]) {
+        return None;
+    }
+    Some(Conv3dGeometry {
+        batch: g.batch,
+        in_channels: g.out_channels,
+        out_channels: g.in_channels,
+        input: g.output,
+        kernel: g.kernel,
+        stride: [1; 3],
+        padding: [0, 1, 2].map(|a| g.kernel[a] - 1 - g.padding[a]),
+        output: g.input,
+    })
+}
+
 /// x: (N, C, T, H, W), w: (O, C, KT, KH, KW), bias: (O) -> (N, O, T', H', W').
 pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Conv3dGeometry) -> Vec<f32> {
     let (c, taps) = (g.in_channels, g.kernel.iter().product::<usize>());
@@ -329,20 +355,8 @@ pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Conv3dGeometry) -
 /// the weights w (O, C, KT, KH, KW) flipped on every axis, as (C, O, KT, KH, KW), and padding
 /// K − 1 − p -> gx (N, C, T, H, W). None for other strides (or padding ≥ kernel).
 pub fn x_backward(gy: &[f32], w: &[f32], g: &Conv3dGeometry) -> Option<Vec<f32>> {
-    if g.stride != [1; 3] || (0..3).any(|a| g.padding[a] >= g.kernel[a]) {
-        return None;
-    }
+    let transposed = transposed(g)?;
     let (c, o, taps) = (g.in_channels, g.out_channels, g.kernel.iter().product::<usize>());
-    let transposed = Conv3dGeometry {
-        batch: g.batch,
-        in_channels: o,
-        out_channels: c,
-        input: g.output,
-        kernel: g.kernel,
-        stride: [1; 3],
-        padding: [0, 1, 2].map(|a| g.kernel[a] - 1 - g.padding[a]),
-        output: g.input,
-    };
     // A's row ci in weight order, (oi, tap) -> w[oi, ci, mirrored tap]: one small transpose
     // (C3D's conv5: 512 × 27 × 512 floats).
     let mut flipped = vec![0f32; w.len()];
