@@ -30,6 +30,9 @@ export TSAN_OPTIONS="${TSAN_OPTIONS:-exitcode=0:log_path=$tsan_logs/tsan}"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-verify_asan_link_order=0:detect_leaks=0:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
 status=0
+# Not tests/train_device.rs (stage cuda-emu of scripts/test.sh): its training run launches the
+# same kernels as these suites, only on bigger shapes and many more times, and already takes
+# minutes without a sanitizer.
 cargo test --no-fail-fast --features cuda-emulation --target-dir "${STSM_SANITIZE_TARGET_DIR:-target/sanitize-$mode}" \
     --test cuda_emulation --test emulator_selftest --test tiny_net_emulated "$@" || status=$?
 if [ "$mode" = thread ]; then

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Layer 3 of kernel verification: the kernel-vs-CPU tests and the tiny-net acceptance test on a
-# real GPU. GPU machines have the NVIDIA driver but no Rust toolchain, so the work is split:
+# Layer 3 of kernel verification: the kernel-vs-CPU tests, the tiny-net acceptance test and a
+# short `train` run (tests/train_device.rs: weights vs the CPU run, bit-exact resume) on a real
+# GPU. GPU machines have the NVIDIA driver but no Rust toolchain, so the work is split:
 #
 #   scripts/gpu-check.sh build [DIR]   here: build the test binaries (debug info stripped) into
 #                                      DIR (default target/gpu-check); with STSM_BUNDLE_NVRTC=1
@@ -18,7 +19,7 @@ eval "$("$repo/scripts/install-nvrtc.sh")"
 cd "$repo"
 rm -rf "$out" && mkdir -p "$out/bin" "$out/lib"
 # The executables cargo built, read from its JSON messages.
-cargo test --no-run --message-format=json --test gpu_vs_cpu --test gpu_bench --test nvrtc_compile \
+cargo test --no-run --message-format=json --test gpu_vs_cpu --test gpu_bench --test nvrtc_compile --test train_device \
     | python3 -c 'import json,sys
 for line in sys.stdin:
     m = json.loads(line)

@@ -45,9 +45,10 @@ eval "$(scripts/install-nvrtc.sh)"
 stage "format" cargo fmt --check
 stage "build" cargo build --all-targets --locked
 stage "tests" cargo test --locked --no-fail-fast
-# The CUDA kernels on the CPU emulation of the execution model (kernels/README.md, layer 2).
+# The CUDA kernels on the CPU emulation of the execution model (kernels/README.md, layer 2), and
+# `train` on the emulated device against the CPU (train_device: minutes, the emulator is slow).
 stage "cuda-emu" cargo test --locked --no-fail-fast --features cuda-emulation \
-    --test cuda_emulation --test emulator_selftest --test tiny_net_emulated
+    --test cuda_emulation --test emulator_selftest --test tiny_net_emulated --test train_device
 stage "demo" demo_smoke
 stage "train" train_smoke
 # The same suites with the kernels and the emulator under AddressSanitizer + UBSan (last: it

@@ -8,6 +8,7 @@ use std::sync::atomic::AtomicBool;
 
 use stsm_engine::data::synth::SynthConfig;
 use stsm_engine::nn::checkpoint;
+use stsm_engine::tensor::Device;
 use stsm_engine::train::config::PretrainSettings;
 use stsm_engine::train::{self, RunOptions, TrainConfig};
 
@@ -59,6 +60,7 @@ fn run(c: &TrainConfig, out: &Path) -> TrainConfig {
         out: out.to_path_buf(),
         resume: false,
         progress: false,
+        device: Device::Cpu,
         interrupt_after_batches: None,
     };
     let s = train::run(c, &opts, &AtomicBool::new(false)).unwrap();

@@ -66,7 +66,7 @@ fn from_checkpoint(args: &EvalArgs, path: &std::path::Path, data: &std::path::Pa
 
 pub fn run(args: &EvalArgs) -> Result<()> {
     let report = match (&args.run, &args.checkpoint, &args.data) {
-        (Some(dir), _, _) => crate::train::evaluate_run(dir)?,
+        (Some(dir), _, _) => crate::train::evaluate_run(dir, args.device)?,
         (None, Some(ckpt), Some(data)) => from_checkpoint(args, ckpt, data)?,
         _ => {
             return Err(Error::argument(

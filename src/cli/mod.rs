@@ -3,6 +3,7 @@
 mod bench;
 mod checkpoint_args;
 mod demo;
+mod device_arg;
 mod eval;
 mod inflate;
 mod info;

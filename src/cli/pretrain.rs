@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+use super::device_arg::DeviceArg;
 use crate::error::Result;
 use crate::train::pretrain::{self, PretrainConfig};
 
@@ -43,6 +44,12 @@ pub struct PretrainArgs {
     /// Add rotation (±20°) and colour jitter to the flips and random crops (the reference recipe).
     #[arg(long)]
     full_augment: bool,
+    /// Where the model and the optimizer state live and every step runs: auto (the first CUDA
+    /// GPU if this machine has a usable one, else the CPU), cpu, cuda, cuda:N, or cuda-emu (the
+    /// CPU emulation of the CUDA kernels, in builds with --features cuda-emulation; slow).
+    /// Images are decoded and augmented on the CPU either way.
+    #[arg(long, default_value = "auto")]
+    device: DeviceArg,
 }
 
 pub fn run(args: &PretrainArgs) -> Result<()> {
@@ -63,7 +70,7 @@ pub fn run(args: &PretrainArgs) -> Result<()> {
         input_std: args.input_std.map_or(cfg.input_std, |s| [s; 3]),
         ..cfg
     };
-    let summary = pretrain::run(&cfg, &args.out)?;
+    let summary = pretrain::run(&cfg, &args.out, args.device.resolve())?;
     println!(
         "pretrained {} on {} classes: best validation accuracy {:.1} % (epoch {}) -> {}",
         cfg.model,

@@ -6,6 +6,7 @@ use std::sync::atomic::AtomicBool;
 
 use clap::Args;
 
+use super::device_arg::DeviceArg;
 use crate::error::{Error, Result};
 use crate::train::sweep;
 use crate::train::TrainConfig;
@@ -36,6 +37,9 @@ pub struct SweepArgs {
     /// Only print the table of the cells finished so far.
     #[arg(long)]
     table_only: bool,
+    /// Where every run trains (as `train --device`): auto, cpu, cuda, cuda:N or cuda-emu.
+    #[arg(long, default_value = "auto")]
+    device: DeviceArg,
 }
 
 pub fn run(args: &SweepArgs) -> Result<()> {
@@ -58,7 +62,8 @@ pub fn run(args: &SweepArgs) -> Result<()> {
     }
     let cells = sweep::cells(&args.out, &args.sampler, &args.gamma, args.seeds);
     if !args.table_only {
-        sweep::run(&base, &cells, args.reinforce_lr, &AtomicBool::new(false))?;
+        let device = args.device.resolve();
+        sweep::run(&base, &cells, args.reinforce_lr, device, &AtomicBool::new(false))?;
     }
     let table = sweep::table(&cells)?;
     crate::fsutil::write_atomically(&args.out.join("table.md"), |f| {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 
+use super::device_arg::DeviceArg;
 use crate::error::{Error, Result};
 use crate::sampling::SamplerKind;
 use crate::train::{self, RunOptions, TrainConfig};
@@ -83,10 +84,14 @@ pub struct TrainArgs {
     /// Continue the run in this directory from its last epoch (its saved settings are used).
     #[arg(long, conflicts_with_all = ["config", "preset", "data", "model", "sampler", "gamma", "out"])]
     resume: Option<PathBuf>,
-    /// Compute device: auto or cpu. (The CUDA backend runs every op — see `demo --device cuda`
-    /// — but training does not place its tensors on a GPU yet.)
+    /// Where the model, its gradients and the momentum buffers live and every training step,
+    /// validation and test pass runs: auto (the first CUDA GPU if this machine has a usable
+    /// one, else the CPU), cpu, cuda, cuda:N, or cuda-emu (the CPU emulation of the CUDA
+    /// kernels, in builds with --features cuda-emulation; slow, for tests). Frames are decoded
+    /// and augmented, and clips sampled, on the CPU either way. A run may be resumed on another
+    /// device.
     #[arg(long, default_value = "auto")]
-    device: String,
+    device: DeviceArg,
     /// No progress bars (one line per epoch only).
     #[arg(long)]
     quiet: bool,
@@ -163,18 +168,6 @@ fn default_out(c: &TrainConfig) -> PathBuf {
 }
 
 pub fn run(args: &TrainArgs) -> Result<()> {
-    if !matches!(args.device.as_str(), "auto" | "cpu") {
-        return Err(Error::argument(
-            "--device",
-            format!(
-                "{:?}: training runs on the CPU for now (auto, cpu); `demo --device cuda` exercises the CUDA backend",
-                args.device
-            ),
-        ));
-    }
-    if args.device == "auto" {
-        println!("device: cpu (training does not place tensors on a GPU yet)");
-    }
     let (config, out, resume) = match &args.resume {
         Some(dir) => {
             let path = dir.join("config.json");
@@ -202,8 +195,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             "\ninterrupt: stopping at the next batch; the last epoch's checkpoint is kept (Ctrl-C again to quit now)"
         );
     });
+    let device = args.device.resolve();
     println!(
-        "run: {} (model {}, sampler {:?}, pooling γ {})",
+        "run: {} (model {}, sampler {:?}, pooling γ {}, on {device})",
         out.display(),
         config.model,
         config.sampler,
@@ -213,6 +207,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         out,
         resume,
         progress: !args.quiet,
+        device,
         interrupt_after_batches: None,
     };
     let summary = train::run(&config, &opts, &interrupt)?;

@@ -188,7 +188,8 @@ fn covered_by(name: &str, prefixes: &[String]) -> bool {
 }
 
 impl Checkpoint {
-    /// Copies the checkpoint into `params`, converting to each param's dtype. Every param must
+    /// Copies the checkpoint into `params`, converting to each param's dtype and placing it on
+    /// the param's device (a model moved to a GPU stays there). Every param must
     /// be present with its shape except those under `reinit` (e.g. `fc8`), which keep their
     /// fresh initialisation; every checkpoint tensor must belong to the model unless under
     /// `reinit`. All mismatches are reported by name in one error, and nothing is copied then.
@@ -212,7 +213,10 @@ impl Checkpoint {
                     t.shape(),
                     p.value().shape()
                 )),
-                Some(t) => updates.push((p, t.to_dtype(p.value().dtype())?)),
+                Some(t) => {
+                    let value = p.value();
+                    updates.push((p, t.to_dtype(value.dtype())?.to_device(value.device())?))
+                }
             }
         }
         for name in self.tensors.keys() {

@@ -150,8 +150,9 @@ impl Sgd {
             .collect()
     }
 
-    /// Restores buffers saved by `momentum_buffers`; every name must be a parameter of this
-    /// optimizer with the same shape, else nothing changes and the error names the tensor.
+    /// Restores buffers saved by `momentum_buffers`, each in its parameter's dtype and on its
+    /// device (a resumed GPU run keeps its momentum on the GPU); every name must be a parameter
+    /// of this optimizer with the same shape, else nothing changes and the error names the tensor.
     pub fn load_momentum_buffers(&mut self, saved: &std::collections::BTreeMap<String, Tensor>) -> Result<()> {
         let mut restored = self.buffers.clone();
         let mut found = 0;
@@ -171,7 +172,8 @@ impl Sgd {
                     }
                     Some(t) => {
                         found += 1;
-                        Some(t.to_dtype(param.value().dtype())?)
+                        let value = param.value();
+                        Some(t.to_dtype(value.dtype())?.to_device(value.device())?)
                     }
                     None => None,
                 };

@@ -14,6 +14,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::autograd::Tape;
+use crate::backend::cuda::device::ensure_usable;
 use crate::data::augment::{mix_seed, SYNTH_STD};
 use crate::data::frames::{Discovery, VideoEntry};
 use crate::data::protocol::stratified_holdout;
@@ -26,7 +27,7 @@ use crate::nn::checkpoint::{self, CheckpointMeta, Preprocessing};
 use crate::nn::layers::{LayerInit, Module};
 use crate::nn::{Init, Model, ModelConfig};
 use crate::optim::{ParamGroup, Sgd};
-use crate::tensor::DType;
+use crate::tensor::{DType, Device};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PretrainConfig {
@@ -141,7 +142,11 @@ fn accuracy(
     for batch in loader {
         let batch = batch?;
         let logits = model
-            .clip_logits(&Tape::no_grad().constant(batch.clips), false, 0)?
+            .clip_logits(
+                &Tape::no_grad().constant(batch.clips.to_device(model.device())?),
+                false,
+                0,
+            )?
             .value()
             .to_f64_vec()?;
         let k = logits.len() / batch.labels.len();
@@ -170,11 +175,13 @@ fn loader_config(cfg: &PretrainConfig, aug: &AugmentConfig, mode: AugMode) -> Lo
     }
 }
 
-/// Trains the 2D model and writes the checkpoint with the best validation accuracy to `out`.
-pub fn run(cfg: &PretrainConfig, out: &Path) -> Result<PretrainSummary> {
+/// Trains the 2D model on `device` (initialised on the CPU, then moved) and writes the
+/// checkpoint with the best validation accuracy to `out`.
+pub fn run(cfg: &PretrainConfig, out: &Path, device: Device) -> Result<PretrainSummary> {
     if cfg.epochs == 0 || cfg.batch == 0 {
         return Err(Error::argument("pretrain", "--epochs and --batch must be at least 1"));
     }
+    ensure_usable(device)?;
     let discovery = discover_stills(&cfg.stills)?;
     let classes = discovery.classes.clone();
     let source: Arc<dyn VideoSource> = Arc::new(FolderSource::new(discovery, None, Interp::Bilinear)?);
@@ -201,6 +208,7 @@ pub fn run(cfg: &PretrainConfig, out: &Path) -> Result<PretrainSummary> {
             rng: &mut rng,
         },
     )?;
+    model.to_device(device)?;
     let group = ParamGroup {
         name: "all".into(),
         params: model.parameters(),
@@ -258,7 +266,7 @@ pub fn run(cfg: &PretrainConfig, out: &Path) -> Result<PretrainSummary> {
             let batch = batch?;
             let tape = Tape::new();
             let logits = model.clip_logits(
-                &tape.constant(batch.clips),
+                &tape.constant(batch.clips.to_device(device)?),
                 true,
                 mix_seed(cfg.seed, epoch as u64, b as u64),
             )?;
@@ -299,8 +307,9 @@ pub fn counterpart_2d(model: &str) -> Option<&'static str> {
 /// `init` and a model that has a 2D counterpart, the counterpart is pretrained on the benchmark's
 /// stills and inflated (both cached under `synth_cache/pretrain-<hash>` by a hash of everything
 /// that determines them), and the run starts from the inflated weights with the last layer
-/// re-initialised. Otherwise the settings come back unchanged.
-pub fn resolve_init(c: &crate::train::TrainConfig) -> Result<crate::train::TrainConfig> {
+/// re-initialised. Otherwise the settings come back unchanged. The pretraining runs on `device`;
+/// the cache key leaves it out (a GPU's result differs from the CPU's only by float rounding).
+pub fn resolve_init(c: &crate::train::TrainConfig, device: Device) -> Result<crate::train::TrainConfig> {
     let Some(model_2d) = counterpart_2d(&c.model) else {
         return Ok(c.clone());
     };
@@ -339,7 +348,7 @@ pub fn resolve_init(c: &crate::train::TrainConfig) -> Result<crate::train::Train
             dir.display()
         );
         let started = std::time::Instant::now();
-        let summary = run(&cfg, &flat)?;
+        let summary = run(&cfg, &flat, device)?;
         let record = serde_json::json!({
             "config": cfg,
             "best_val_acc": summary.best_val_acc,

@@ -10,6 +10,7 @@ use super::metrics;
 use super::trainer::{self, RunOptions};
 use crate::error::{Error, Result};
 use crate::sampling::SamplerKind;
+use crate::tensor::Device;
 
 /// One cell of the grid.
 #[derive(Clone, Debug)]
@@ -112,8 +113,14 @@ pub fn result(cell: &Cell) -> Result<Option<CellResult>> {
     }))
 }
 
-/// Runs every unfinished cell (resuming interrupted ones) with `base` settings.
-pub fn run(base: &TrainConfig, cells: &[Cell], reinforce_lr: f64, interrupt: &AtomicBool) -> Result<()> {
+/// Runs every unfinished cell (resuming interrupted ones) with `base` settings on `device`.
+pub fn run(
+    base: &TrainConfig,
+    cells: &[Cell],
+    reinforce_lr: f64,
+    device: Device,
+    interrupt: &AtomicBool,
+) -> Result<()> {
     for (i, cell) in cells.iter().enumerate() {
         if result(cell)?.is_some() {
             println!("[{}/{}] {} done, skipped", i + 1, cells.len(), cell.dir.display());
@@ -130,6 +137,7 @@ pub fn run(base: &TrainConfig, cells: &[Cell], reinforce_lr: f64, interrupt: &At
             out: cell.dir.clone(),
             resume,
             progress: false,
+            device,
             interrupt_after_batches: None,
         };
         let summary = trainer::run(&config, &opts, interrupt)?;

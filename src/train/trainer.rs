@@ -3,6 +3,8 @@
 //! sampler; SGD with averaged gradient accumulation; validation with temporal softmax pooling
 //! over whole videos; plateau LR schedule and early stopping (idle until exploitation); the best
 //! checkpoint by validation loss; a resumable state at every epoch end; test at the end.
+//! The model, its gradients and the momentum buffers live on `RunOptions::device`; clips are
+//! made on the host and sent there, and each batch's logits come back for the sampler.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,6 +23,7 @@ use super::pictures;
 use super::schedule::{PlateauConfig, Schedule};
 use super::state::{self, ResumeState};
 use crate::autograd::{Param, Tape};
+use crate::backend::cuda::device::ensure_usable;
 use crate::data::augment::mix_seed;
 use crate::data::{AugMode, AugmentConfig, ClipRequest, ClipSpec, Loader, LoaderConfig, Padding, VideoSource};
 use crate::error::{Error, Result};
@@ -32,7 +35,7 @@ use crate::nn::layers::Module;
 use crate::nn::{Family, Model, ModelConfig};
 use crate::optim::{ParamGroup, Sgd};
 use crate::sampling::{Sampler, SamplerConfig};
-use crate::tensor::DType;
+use crate::tensor::{DType, Device};
 
 /// How to run (not what to train: that is `TrainConfig`, saved with the run).
 #[derive(Clone, Debug)]
@@ -40,6 +43,10 @@ pub struct RunOptions {
     pub out: PathBuf,
     pub resume: bool,
     pub progress: bool,
+    /// Where the model, its gradients and the momentum buffers live, and where every training
+    /// step, validation and test pass runs (the data loader and the sampler stay on the host).
+    /// Not part of the run's settings: a run may be resumed on another device.
+    pub device: Device,
     /// Act as if interrupted (Ctrl-C) after this many training batches of this invocation:
     /// tests of resuming from a mid-epoch stop.
     pub interrupt_after_batches: Option<usize>,
@@ -129,7 +136,8 @@ pub fn evaluate(
     })
 }
 
-fn build_model(c: &TrainConfig, classes: usize) -> Result<Model> {
+/// The run's model, built (and initialised from `c.init`) on the CPU, then moved to `device`.
+fn build_model(c: &TrainConfig, classes: usize, device: Device) -> Result<Model> {
     let mut config = ModelConfig::preset(&c.model, classes)?;
     config.input = [c.clip_len, c.crop, c.crop];
     if let Some(p) = c.dropout {
@@ -139,6 +147,7 @@ fn build_model(c: &TrainConfig, classes: usize) -> Result<Model> {
     if let Some(path) = &c.init {
         checkpoint::load(path)?.load_into(&model.parameters(), &c.reinit, path)?;
     }
+    model.to_device(device)?;
     Ok(model)
 }
 
@@ -162,6 +171,7 @@ fn checkpoint_meta(c: &TrainConfig, model: &Model, data: &RunData, aug: &Augment
 /// epoch's checkpoint is written.
 pub fn run(c: &TrainConfig, opts: &RunOptions, interrupt: &AtomicBool) -> Result<RunSummary> {
     c.validate()?;
+    ensure_usable(opts.device)?;
     let out = &opts.out;
     let resuming = opts.resume && out.join("last.json").exists();
     if !opts.resume && out.join("last.json").exists() {
@@ -179,7 +189,7 @@ pub fn run(c: &TrainConfig, opts: &RunOptions, interrupt: &AtomicBool) -> Result
     let c = if resuming {
         c
     } else {
-        resolved = super::pretrain::resolve_init(c)?;
+        resolved = super::pretrain::resolve_init(c, opts.device)?;
         &resolved
     };
     std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
@@ -194,9 +204,10 @@ pub fn run(c: &TrainConfig, opts: &RunOptions, interrupt: &AtomicBool) -> Result
                 ..c.clone()
             },
             data.classes.len(),
+            opts.device,
         )?
     } else {
-        build_model(c, data.classes.len())?
+        build_model(c, data.classes.len(), opts.device)?
     };
     let train_aug = c.augment();
     let lens: Vec<usize> = data
@@ -444,7 +455,7 @@ fn train_epoch(
         let batch = batch?;
         let tape = Tape::new();
         let logits = model.clip_logits(
-            &tape.constant(batch.clips),
+            &tape.constant(batch.clips.to_device(model.device())?),
             true,
             mix_seed(c.seed, epoch as u64, b as u64),
         )?;
@@ -506,8 +517,10 @@ fn train_epoch(
     }))
 }
 
-/// Re-evaluates a finished run's best checkpoint on its test split, exactly as training did.
-pub fn evaluate_run(dir: &Path) -> Result<crate::infer::report::EvalReport> {
+/// Re-evaluates a finished run's best checkpoint on its test split, exactly as training did,
+/// with the model on `device`.
+pub fn evaluate_run(dir: &Path, device: Device) -> Result<crate::infer::report::EvalReport> {
+    ensure_usable(device)?;
     let path = dir.join("config.json");
     let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
     let c: TrainConfig = serde_json::from_str(&text).map_err(|e| Error::data(&path, e.to_string()))?;
@@ -518,6 +531,7 @@ pub fn evaluate_run(dir: &Path) -> Result<crate::infer::report::EvalReport> {
             ..c.clone()
         },
         data.classes.len(),
+        device,
     )?;
     let best = dir.join("best.safetensors");
     checkpoint::load(&best)?.load_into(&model.parameters(), &[], &best)?;

@@ -6,6 +6,8 @@
 /// CUDA backend cases shared by the emulator and GPU suites.
 pub mod kernel_cases;
 pub mod tiny;
+/// Small training runs of the synthetic benchmark.
+pub mod train_run;
 
 use stsm_engine::{Tape, Tensor, Var};
 

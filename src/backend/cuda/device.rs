@@ -23,6 +23,31 @@ pub fn launcher_for(device: Device) -> Result<Arc<dyn KernelLauncher>> {
     }
 }
 
+/// Checks that `device` can run here (the CPU always can): a GPU needs its driver, the device
+/// and NVRTC; the emulated device needs a build with the `cuda-emulation` feature. The error
+/// names `--device`, the option that chose it, so commands can check before any work.
+pub fn ensure_usable(device: Device) -> Result<()> {
+    if device == Device::Cpu {
+        return Ok(());
+    }
+    launcher_for(device).map(|_| ()).map_err(|e| {
+        Error::argument(
+            "--device",
+            format!("{device} cannot be used here ({e}); choose cpu, or auto to use a GPU only when there is one"),
+        )
+    })
+}
+
+/// What `--device auto` picks: the first CUDA GPU when this machine has a usable one, else the
+/// CPU; with a line saying why, for the user.
+pub fn auto() -> (Device, String) {
+    // CudaDriver::new probes for libcuda before calling into cudarc (which would panic).
+    match launcher_for(Device::Cuda(0)) {
+        Ok(_) => (Device::Cuda(0), "the first CUDA GPU".to_string()),
+        Err(e) => (Device::Cpu, format!("no usable CUDA GPU: {e}")),
+    }
+}
+
 /// Copies host elements to a new buffer on `launcher`'s device.
 pub fn upload(cpu: &CpuStorage, launcher: &Arc<dyn KernelLauncher>) -> Result<CudaStorage> {
     let bytes: Vec<u8> = match cpu {
