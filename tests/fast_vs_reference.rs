@@ -155,6 +155,18 @@ fn packed_conv_kernels_match_the_reference() {
             &r.conv3d_forward(&x, &w, Some(&b), &g).unwrap(),
             &format!("case {case} packed forward"),
         );
+        // Every element is summed in one order whatever the blocking: 1 and 3 threads agree
+        // to the bit.
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                (
+                    packed_conv::forward(&slice(&x), &slice(&w), Some(&slice(&b)), &g),
+                    packed_wgrad::weight_backward(&slice(&gy), &slice(&x), &g),
+                )
+            })
+        };
+        assert!(on(1) == on(3), "case {case}: packed results depend on the thread count");
         let gw = packed_wgrad::weight_backward(&slice(&gy), &slice(&x), &g);
         assert_close(
             &Tensor::from_vec(wd, gw).unwrap(),
