@@ -1,9 +1,44 @@
 //! Max pooling without padding and with stride = kernel (every C3D and VGG pool but C3D's
 //! pool5): windows tile the input, so each output is a max over a block read row by row, with
 //! no per-tap bounds checks. Candidates are visited in (t, h, w) order with a strict `>` (NaN
-//! wins), exactly as the reference, so values and argmax agree bit for bit.
+//! wins), exactly as the reference, so values and argmax agree bit for bit. Windows of width 2
+//! (all of C3D's and VGG's) have AVX2 row kernels in `avx2`, used where the CPU has AVX2; the
+//! portable loops here are the fallback and what the other widths run.
 
 use crate::ops::geometry::Pool3dGeometry;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+
+/// Which row kernels the tiling paths run: the portable loops, or the AVX2 ones (width 2 only;
+/// other widths fall back to the portable loops). Both give identical bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernels {
+    Portable,
+    Avx2,
+}
+
+impl Kernels {
+    /// The fastest kernels this CPU runs.
+    pub fn detect() -> Kernels {
+        if Kernels::Avx2.available() {
+            Kernels::Avx2
+        } else {
+            Kernels::Portable
+        }
+    }
+
+    /// Whether this CPU runs them (the portable loops run everywhere).
+    pub fn available(self) -> bool {
+        match self {
+            Kernels::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2 => is_x86_feature_detected!("avx2"),
+            #[cfg(not(target_arch = "x86_64"))]
+            Kernels::Avx2 => false,
+        }
+    }
+}
 
 /// Whether `max_forward` applies: no padding, stride = kernel, and every window inside the
 /// input (ceil mode can add a partial last window).
@@ -47,33 +82,56 @@ fn merge_row<const KW: usize>(row: &[f32], kw: usize, r: usize, first: bool, bes
     }
 }
 
-/// x: planes of (T, H, W) -> y, argmax: planes of (T', H', W'); `g.planes` planes. Each window
-/// row's kw taps are reduced first, then rows are merged in (t, h) order: the earliest maximum
-/// wins either way. Selects instead of branches (on real data the comparisons are coin flips),
-/// and the usual widths 1 and 2 compiled as constants.
+/// x: planes of (T, H, W) -> y, argmax: planes of (T', H', W'); `g.planes` planes, with the
+/// fastest kernels this CPU has.
 pub fn max_forward(x: &[f32], y: &mut [f32], arg: &mut [u32], g: &Pool3dGeometry) {
+    max_forward_with(Kernels::detect(), x, y, arg, g)
+}
+
+/// `max_forward` with the given kernels, which this CPU must have (`Kernels::available`).
+pub fn max_forward_with(kernels: Kernels, x: &[f32], y: &mut [f32], arg: &mut [u32], g: &Pool3dGeometry) {
+    assert!(kernels.available(), "{kernels:?} kernels need a CPU that has them");
     let [it, ih, iw] = g.input;
     let [ot, oh, ow] = g.output;
-    let [kt, kh, kw] = g.kernel;
+    let [kt, kh, _] = g.kernel;
     let (in_plane, out_plane) = (it * ih * iw, ot * oh * ow);
     for p in 0..g.planes {
         let xp = &x[p * in_plane..(p + 1) * in_plane];
         for zt in 0..ot {
             for zh in 0..oh {
                 let o = p * out_plane + (zt * oh + zh) * ow;
-                let (best, best_arg) = (&mut y[o..o + ow], &mut arg[o..o + ow]);
-                for dt in 0..kt {
-                    for dh in 0..kh {
-                        let r = ((zt * kt + dt) * ih + zh * kh + dh) * iw;
-                        let row = &xp[r..r + ow * kw];
-                        let first = dt == 0 && dh == 0;
-                        match kw {
-                            1 => merge_row::<1>(row, kw, r, first, best, best_arg),
-                            2 => merge_row::<2>(row, kw, r, first, best, best_arg),
-                            _ => merge_row::<0>(row, kw, r, first, best, best_arg),
-                        }
-                    }
-                }
+                let first_row = (zt * kt * ih + zh * kh) * iw;
+                output_row(kernels, xp, first_row, g, &mut y[o..o + ow], &mut arg[o..o + ow]);
+            }
+        }
+    }
+}
+
+/// One output row of windows (`best`, `arg`: ow each) over the plane `xp`, whose window rows
+/// start at `first_row` (the row of dt = dh = 0). Portable: each window row's kw taps are
+/// reduced first, then rows are merged in (t, h) order — the earliest maximum wins either way —
+/// with selects instead of branches (on real data the comparisons are coin flips), and the
+/// usual widths 1 and 2 compiled as constants.
+fn output_row(kernels: Kernels, xp: &[f32], first_row: usize, g: &Pool3dGeometry, best: &mut [f32], arg: &mut [u32]) {
+    let [_, ih, iw] = g.input;
+    let [kt, kh, kw] = g.kernel;
+    #[cfg(target_arch = "x86_64")]
+    if kernels == Kernels::Avx2 && kw == 2 {
+        // Safety: `max_forward_with` asserted that this CPU has AVX2.
+        unsafe { avx2::max_row_w2(xp, first_row, [kt, kh], [ih * iw, iw], best, arg) };
+        return;
+    }
+    let _ = kernels;
+    let ow = best.len();
+    for dt in 0..kt {
+        for dh in 0..kh {
+            let r = first_row + dt * ih * iw + dh * iw;
+            let row = &xp[r..r + ow * kw];
+            let first = dt == 0 && dh == 0;
+            match kw {
+                1 => merge_row::<1>(row, kw, r, first, best, arg),
+                2 => merge_row::<2>(row, kw, r, first, best, arg),
+                _ => merge_row::<0>(row, kw, r, first, best, arg),
             }
         }
     }
@@ -94,7 +152,14 @@ fn spread_row<const KW: usize>(out: &mut [f32], kw: usize, r: usize, gy: &[f32],
 /// The backward of `max_forward` for tiling windows: every input element lies in at most one
 /// window, so gx is written once, row by row — the window's gradient where the argmax is, zero
 /// elsewhere (and zero on the rows and columns no window covers) — with no fill and no scatter.
+/// Uses the fastest kernels this CPU has.
 pub fn max_backward_tiles(gy: &[f32], arg: &[u32], gx: &mut [f32], g: &Pool3dGeometry) {
+    max_backward_tiles_with(Kernels::detect(), gy, arg, gx, g)
+}
+
+/// `max_backward_tiles` with the given kernels, which this CPU must have.
+pub fn max_backward_tiles_with(kernels: Kernels, gy: &[f32], arg: &[u32], gx: &mut [f32], g: &Pool3dGeometry) {
+    assert!(kernels.available(), "{kernels:?} kernels need a CPU that has them");
     let [it, ih, iw] = g.input;
     let [ot, oh, ow] = g.output;
     let [kt, kh, kw] = g.kernel;
@@ -113,14 +178,27 @@ pub fn max_backward_tiles(gy: &[f32], arg: &[u32], gx: &mut [f32], g: &Pool3dGeo
                 let o = p * out_plane + (zt * oh + zh) * ow;
                 let (gy_row, arg_row) = (&gy[o..o + ow], &arg[o..o + ow]);
                 let (covered, rest) = row.split_at_mut(ow * kw);
-                match kw {
-                    1 => spread_row::<1>(covered, kw, r, gy_row, arg_row),
-                    2 => spread_row::<2>(covered, kw, r, gy_row, arg_row),
-                    _ => spread_row::<0>(covered, kw, r, gy_row, arg_row),
-                }
+                input_row(kernels, covered, kw, r, gy_row, arg_row);
                 rest.fill(0.0);
             }
         }
+    }
+}
+
+/// The covered part of one gx row (ow windows of kw) from its windows' gy and argmax; `r` is
+/// the row's offset in its plane.
+fn input_row(kernels: Kernels, covered: &mut [f32], kw: usize, r: usize, gy: &[f32], arg: &[u32]) {
+    #[cfg(target_arch = "x86_64")]
+    if kernels == Kernels::Avx2 && kw == 2 {
+        // Safety: `max_backward_tiles_with` asserted that this CPU has AVX2.
+        unsafe { avx2::spread_row_w2(covered, r, gy, arg) };
+        return;
+    }
+    let _ = kernels;
+    match kw {
+        1 => spread_row::<1>(covered, kw, r, gy, arg),
+        2 => spread_row::<2>(covered, kw, r, gy, arg),
+        _ => spread_row::<0>(covered, kw, r, gy, arg),
     }
 }
 
