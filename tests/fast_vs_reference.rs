@@ -1,6 +1,8 @@
 //! The fast CPU backend against the reference loops on ragged shapes, forward and backward, and
 //! its determinism: the same thread count gives identical bits.
 
+use std::mem::MaybeUninit;
+
 use stsm_engine::backend::cpu::fast::pool3d::{self, Kernels};
 use stsm_engine::backend::cpu::fast::CpuFast;
 use stsm_engine::backend::cpu::reference::CpuReference;
@@ -221,6 +223,17 @@ fn awkward_values(n: usize, seed: u64) -> Vec<f32> {
 /// backward's gradient exactly. Widths give 1..=19 windows per row so that every ragged tail of
 /// an 8-lane vector occurs, odd widths and heights leave uncovered rows and columns, and the
 /// kernels cover one to three window rows in t and h, over several planes (batch 2).
+/// A buffer filled with `v`, for the tiling kernels' write-only outputs.
+fn filled<T: Copy>(n: usize, v: T) -> Vec<MaybeUninit<T>> {
+    vec![MaybeUninit::new(v); n]
+}
+
+/// The contents of a buffer made by `filled`.
+fn contents<T: Copy>(b: &[MaybeUninit<T>]) -> Vec<T> {
+    // Safety: `filled` initialised every element; kernels only overwrite them.
+    b.iter().map(|v| unsafe { v.assume_init() }).collect()
+}
+
 #[test]
 fn max_pool_tiling_kernels_match_the_reference() {
     let kernels: Vec<Kernels> = [Kernels::Portable, Kernels::Avx2]
@@ -253,15 +266,15 @@ fn max_pool_tiling_kernels_match_the_reference() {
             let gx_ref = stsm_engine::backend::cpu::reference::pool3d::max_backward(&gy, &arg_ref, &g);
             for &k in &kernels {
                 let what = format!("{k:?} kernel {kernel:?} input {xd:?}");
-                let (mut y, mut arg) = (vec![7.0f32; y_ref.len()], vec![7u32; y_ref.len()]);
+                // Garbage in the outputs first: the tiling kernels must write every element.
+                let (mut y, mut arg) = (filled(y_ref.len(), 7.0f32), filled(y_ref.len(), 7u32));
                 pool3d::max_forward_with(k, &x, &mut y, &mut arg, &g);
                 let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&y), bits(&y_ref), "{what}: values");
-                assert_eq!(arg, arg_ref, "{what}: argmax");
-                // Garbage in gx first: the tiling backward must write every element.
-                let mut gx = vec![f32::NAN; n];
-                pool3d::max_backward_tiles_with(k, &gy, &arg, &mut gx, &g);
-                assert_eq!(gx, gx_ref, "{what}: gradient");
+                assert_eq!(bits(&contents(&y)), bits(&y_ref), "{what}: values");
+                assert_eq!(contents(&arg), arg_ref, "{what}: argmax");
+                let mut gx = filled(n, f32::NAN);
+                pool3d::max_backward_tiles_with(k, &gy, &arg_ref, &mut gx, &g);
+                assert_eq!(contents(&gx), gx_ref, "{what}: gradient");
                 cases += 1;
             }
         }
@@ -287,8 +300,9 @@ fn max_pool_tiling_kernels_hand_worked_window() {
     )
     .unwrap();
     for k in [Kernels::Portable, Kernels::Avx2].into_iter().filter(|k| k.available()) {
-        let (mut y, mut arg) = (vec![0.0f32; 3], vec![0u32; 3]);
+        let (mut y, mut arg) = (filled(3, 0.0f32), filled(3, 0u32));
         pool3d::max_forward_with(k, &x, &mut y, &mut arg, &g);
+        let (y, arg) = (contents(&y), contents(&arg));
         assert_eq!(
             y[0].to_bits(),
             (-0.0f32).to_bits(),
@@ -297,8 +311,9 @@ fn max_pool_tiling_kernels_hand_worked_window() {
         assert!(y[1].is_nan(), "{k:?}: NaN propagates");
         assert_eq!(y[2], 5.0, "{k:?}");
         assert_eq!(arg, [0, 3, 5], "{k:?}: first maximum / first NaN in (h, w) order");
-        let mut gx = vec![nan; 12];
+        let mut gx = filled(12, nan);
         pool3d::max_backward_tiles_with(k, &[10.0, 20.0, 30.0], &arg, &mut gx, &g);
+        let gx = contents(&gx);
         #[rustfmt::skip]
         let want = [
             10.0, 0.0,   0.0, 20.0,   0.0, 30.0,

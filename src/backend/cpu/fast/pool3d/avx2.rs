@@ -5,9 +5,11 @@
 //!
 //! The functions are safe to call only where the CPU has AVX2 (`is_x86_feature_detected!`), which
 //! is why they carry `#[target_feature]`; slice bounds are checked once per row up front, and the
-//! raw loads and stores below stay inside them.
+//! raw loads and stores below stay inside them. Outputs are only written, never read, so they may
+//! be uninitialised.
 
 use std::arch::x86_64::*;
+use std::mem::MaybeUninit;
 
 /// Windows per vector: eight f32 (or u32) lanes.
 const LANES: usize = 8;
@@ -64,8 +66,8 @@ pub fn max_row_w2(
     first_row: usize,
     [kt, kh]: [usize; 2],
     [t_step, h_step]: [usize; 2],
-    best: &mut [f32],
-    arg: &mut [u32],
+    best: &mut [MaybeUninit<f32>],
+    arg: &mut [MaybeUninit<u32>],
 ) {
     let ow = best.len();
     assert_eq!(arg.len(), ow);
@@ -105,14 +107,18 @@ pub fn max_row_w2(
         }
         // Safety: c + n ≤ ow = best.len() = arg.len().
         unsafe {
-            let (pb, pa) = (best.as_mut_ptr().add(c), arg.as_mut_ptr().add(c) as *mut __m256i);
+            // MaybeUninit<T> has T's layout.
+            let (pb, pa) = (
+                best.as_mut_ptr().add(c) as *mut f32,
+                arg.as_mut_ptr().add(c) as *mut i32,
+            );
             if n == LANES {
                 _mm256_storeu_ps(pb, v);
-                _mm256_storeu_si256(pa, at);
+                _mm256_storeu_si256(pa as *mut __m256i, at);
             } else {
                 let mask = first_lanes(n);
                 _mm256_maskstore_ps(pb, mask, v);
-                _mm256_maskstore_epi32(pa as *mut i32, mask, at);
+                _mm256_maskstore_epi32(pa, mask, at);
             }
         }
     }
@@ -122,7 +128,7 @@ pub fn max_row_w2(
 /// gets each window's gradient `gy` at the tap its argmax names and zero at the other, where `r`
 /// is the row's plane offset. An argmax in another row of the window matches neither tap.
 #[target_feature(enable = "avx2")]
-pub fn spread_row_w2(out: &mut [f32], r: usize, gy: &[f32], arg: &[u32]) {
+pub fn spread_row_w2(out: &mut [MaybeUninit<f32>], r: usize, gy: &[f32], arg: &[u32]) {
     let ow = gy.len();
     assert!(arg.len() == ow && out.len() == 2 * ow);
     let two_i = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
@@ -152,7 +158,7 @@ pub fn spread_row_w2(out: &mut [f32], r: usize, gy: &[f32], arg: &[u32]) {
         let last4 = _mm256_permute2f128_ps::<0x31>(lo, hi);
         // Safety: out has 2·ow elements; this chunk covers out[2c .. 2c + 2n].
         unsafe {
-            let p = out.as_mut_ptr().add(2 * c);
+            let p = out.as_mut_ptr().add(2 * c) as *mut f32;
             if n == LANES {
                 _mm256_storeu_ps(p, first4);
                 _mm256_storeu_ps(p.add(LANES), last4);

@@ -4,6 +4,12 @@
 //! wins), exactly as the reference, so values and argmax agree bit for bit. Windows of width 2
 //! (all of C3D's and VGG's) have AVX2 row kernels in `avx2`, used where the CPU has AVX2; the
 //! portable loops here are the fallback and what the other widths run.
+//!
+//! The tiling paths write every output element exactly once and never read one back, so their
+//! outputs are `MaybeUninit`: the backend hands them fresh, unzeroed memory (zeroing 10–50 MB
+//! per call would be one more full pass over it).
+
+use std::mem::MaybeUninit;
 
 use crate::ops::geometry::Pool3dGeometry;
 
@@ -82,14 +88,28 @@ fn merge_row<const KW: usize>(row: &[f32], kw: usize, r: usize, first: bool, bes
     }
 }
 
-/// x: planes of (T, H, W) -> y, argmax: planes of (T', H', W'); `g.planes` planes, with the
-/// fastest kernels this CPU has.
-pub fn max_forward(x: &[f32], y: &mut [f32], arg: &mut [u32], g: &Pool3dGeometry) {
+/// Writes `v` into `out` (equal lengths).
+fn write_all<T: Copy>(out: &mut [MaybeUninit<T>], v: &[T]) {
+    assert_eq!(out.len(), v.len());
+    for (o, &e) in out.iter_mut().zip(v) {
+        o.write(e);
+    }
+}
+
+/// x: planes of (T, H, W) -> y, argmax: planes of (T', H', W'), every element written;
+/// `g.planes` planes, with the fastest kernels this CPU has.
+pub fn max_forward(x: &[f32], y: &mut [MaybeUninit<f32>], arg: &mut [MaybeUninit<u32>], g: &Pool3dGeometry) {
     max_forward_with(Kernels::detect(), x, y, arg, g)
 }
 
 /// `max_forward` with the given kernels, which this CPU must have (`Kernels::available`).
-pub fn max_forward_with(kernels: Kernels, x: &[f32], y: &mut [f32], arg: &mut [u32], g: &Pool3dGeometry) {
+pub fn max_forward_with(
+    kernels: Kernels,
+    x: &[f32],
+    y: &mut [MaybeUninit<f32>],
+    arg: &mut [MaybeUninit<u32>],
+    g: &Pool3dGeometry,
+) {
     assert!(kernels.available(), "{kernels:?} kernels need a CPU that has them");
     let [it, ih, iw] = g.input;
     let [ot, oh, ow] = g.output;
@@ -111,8 +131,16 @@ pub fn max_forward_with(kernels: Kernels, x: &[f32], y: &mut [f32], arg: &mut [u
 /// start at `first_row` (the row of dt = dh = 0). Portable: each window row's kw taps are
 /// reduced first, then rows are merged in (t, h) order — the earliest maximum wins either way —
 /// with selects instead of branches (on real data the comparisons are coin flips), and the
-/// usual widths 1 and 2 compiled as constants.
-fn output_row(kernels: Kernels, xp: &[f32], first_row: usize, g: &Pool3dGeometry, best: &mut [f32], arg: &mut [u32]) {
+/// usual widths 1 and 2 compiled as constants. The merges run on stack buffers of up to
+/// `CHUNK` windows, copied out once complete.
+fn output_row(
+    kernels: Kernels,
+    xp: &[f32],
+    first_row: usize,
+    g: &Pool3dGeometry,
+    best: &mut [MaybeUninit<f32>],
+    arg: &mut [MaybeUninit<u32>],
+) {
     let [_, ih, iw] = g.input;
     let [kt, kh, kw] = g.kernel;
     #[cfg(target_arch = "x86_64")]
@@ -122,29 +150,37 @@ fn output_row(kernels: Kernels, xp: &[f32], first_row: usize, g: &Pool3dGeometry
         return;
     }
     let _ = kernels;
+    const CHUNK: usize = 64;
+    let (mut b, mut a) = ([0f32; CHUNK], [0u32; CHUNK]);
     let ow = best.len();
-    for dt in 0..kt {
-        for dh in 0..kh {
-            let r = first_row + dt * ih * iw + dh * iw;
-            let row = &xp[r..r + ow * kw];
-            let first = dt == 0 && dh == 0;
-            match kw {
-                1 => merge_row::<1>(row, kw, r, first, best, arg),
-                2 => merge_row::<2>(row, kw, r, first, best, arg),
-                _ => merge_row::<0>(row, kw, r, first, best, arg),
+    for z0 in (0..ow).step_by(CHUNK) {
+        let n = CHUNK.min(ow - z0);
+        let (b, a) = (&mut b[..n], &mut a[..n]);
+        for dt in 0..kt {
+            for dh in 0..kh {
+                let r = first_row + dt * ih * iw + dh * iw + z0 * kw;
+                let row = &xp[r..r + n * kw];
+                let first = dt == 0 && dh == 0;
+                match kw {
+                    1 => merge_row::<1>(row, kw, r, first, b, a),
+                    2 => merge_row::<2>(row, kw, r, first, b, a),
+                    _ => merge_row::<0>(row, kw, r, first, b, a),
+                }
             }
         }
+        write_all(&mut best[z0..z0 + n], b);
+        write_all(&mut arg[z0..z0 + n], a);
     }
 }
 
 /// One gx row of tiling windows: the window's gradient where its argmax is, zero elsewhere.
 #[inline(always)]
-fn spread_row<const KW: usize>(out: &mut [f32], kw: usize, r: usize, gy: &[f32], arg: &[u32]) {
+fn spread_row<const KW: usize>(out: &mut [MaybeUninit<f32>], kw: usize, r: usize, gy: &[f32], arg: &[u32]) {
     let kw = if KW == 0 { kw } else { KW };
     for (zw, (window, (&d, &a))) in out.chunks_exact_mut(kw).zip(gy.iter().zip(arg)).enumerate() {
         let hit = (a as usize).wrapping_sub(r + zw * kw);
         for (dw, v) in window.iter_mut().enumerate() {
-            *v = if hit == dw { d } else { 0.0 };
+            v.write(if hit == dw { d } else { 0.0 });
         }
     }
 }
@@ -153,12 +189,18 @@ fn spread_row<const KW: usize>(out: &mut [f32], kw: usize, r: usize, gy: &[f32],
 /// window, so gx is written once, row by row — the window's gradient where the argmax is, zero
 /// elsewhere (and zero on the rows and columns no window covers) — with no fill and no scatter.
 /// Uses the fastest kernels this CPU has.
-pub fn max_backward_tiles(gy: &[f32], arg: &[u32], gx: &mut [f32], g: &Pool3dGeometry) {
+pub fn max_backward_tiles(gy: &[f32], arg: &[u32], gx: &mut [MaybeUninit<f32>], g: &Pool3dGeometry) {
     max_backward_tiles_with(Kernels::detect(), gy, arg, gx, g)
 }
 
 /// `max_backward_tiles` with the given kernels, which this CPU must have.
-pub fn max_backward_tiles_with(kernels: Kernels, gy: &[f32], arg: &[u32], gx: &mut [f32], g: &Pool3dGeometry) {
+pub fn max_backward_tiles_with(
+    kernels: Kernels,
+    gy: &[f32],
+    arg: &[u32],
+    gx: &mut [MaybeUninit<f32>],
+    g: &Pool3dGeometry,
+) {
     assert!(kernels.available(), "{kernels:?} kernels need a CPU that has them");
     let [it, ih, iw] = g.input;
     let [ot, oh, ow] = g.output;
@@ -172,14 +214,14 @@ pub fn max_backward_tiles_with(kernels: Kernels, gy: &[f32], arg: &[u32], gx: &m
                 let row = &mut gxp[r..r + iw];
                 let (zt, zh) = (t / kt, h / kh);
                 if zt >= ot || zh >= oh {
-                    row.fill(0.0);
+                    row.fill(MaybeUninit::new(0.0));
                     continue;
                 }
                 let o = p * out_plane + (zt * oh + zh) * ow;
                 let (gy_row, arg_row) = (&gy[o..o + ow], &arg[o..o + ow]);
                 let (covered, rest) = row.split_at_mut(ow * kw);
                 input_row(kernels, covered, kw, r, gy_row, arg_row);
-                rest.fill(0.0);
+                rest.fill(MaybeUninit::new(0.0));
             }
         }
     }
@@ -187,7 +229,7 @@ pub fn max_backward_tiles_with(kernels: Kernels, gy: &[f32], arg: &[u32], gx: &m
 
 /// The covered part of one gx row (ow windows of kw) from its windows' gy and argmax; `r` is
 /// the row's offset in its plane.
-fn input_row(kernels: Kernels, covered: &mut [f32], kw: usize, r: usize, gy: &[f32], arg: &[u32]) {
+fn input_row(kernels: Kernels, covered: &mut [MaybeUninit<f32>], kw: usize, r: usize, gy: &[f32], arg: &[u32]) {
     #[cfg(target_arch = "x86_64")]
     if kernels == Kernels::Avx2 && kw == 2 {
         // Safety: `max_backward_tiles_with` asserted that this CPU has AVX2.
