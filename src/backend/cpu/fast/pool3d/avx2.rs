@@ -14,6 +14,19 @@ use std::mem::MaybeUninit;
 /// Windows per vector: eight f32 (or u32) lanes.
 const LANES: usize = 8;
 
+/// (start, windows) of the chunks that cover a row of `ow` windows: whole vectors of 8, the last
+/// one moved back to end at `ow` where that leaves a remainder. It overlaps its predecessor, whose
+/// last windows are computed and written again with the same values — cheaper than masked loads
+/// and stores, which only rows of fewer than 8 windows need.
+fn chunks(ow: usize) -> impl Iterator<Item = (usize, usize)> {
+    let last = match ow % LANES {
+        0 => None,
+        _ if ow > LANES => Some((ow - LANES, LANES)),
+        _ => Some((0, ow)),
+    };
+    (0..ow / LANES).map(|k| (k * LANES, LANES)).chain(last)
+}
+
 /// Lanes `i < n` all ones, the rest zero (all ones for n ≥ 8): the mask of a ragged last chunk.
 #[inline]
 #[target_feature(enable = "avx2")]
@@ -77,8 +90,7 @@ pub fn max_row_w2(
     assert!(xp.len() <= u32::MAX as usize, "argmax is a u32 plane index");
     // Lane i's left tap sits at 2i within the chunk.
     let two_i = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
-    for c in (0..ow).step_by(LANES) {
-        let n = LANES.min(ow - c);
+    for (c, n) in chunks(ow) {
         let (mut v, mut at) = (_mm256_setzero_ps(), _mm256_setzero_si256());
         for dt in 0..kt {
             for dh in 0..kh {
@@ -132,8 +144,7 @@ pub fn spread_row_w2(out: &mut [MaybeUninit<f32>], r: usize, gy: &[f32], arg: &[
     let ow = gy.len();
     assert!(arg.len() == ow && out.len() == 2 * ow);
     let two_i = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
-    for c in (0..ow).step_by(LANES) {
-        let n = LANES.min(ow - c);
+    for (c, n) in chunks(ow) {
         // Safety: c + n ≤ ow = gy.len() = arg.len().
         let (d, a) = unsafe {
             let (pd, pa) = (gy.as_ptr().add(c), arg.as_ptr().add(c));
