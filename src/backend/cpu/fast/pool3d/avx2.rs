@@ -27,7 +27,8 @@ fn chunks(ow: usize) -> impl Iterator<Item = (usize, usize)> {
     (0..ow / LANES).map(|k| (k * LANES, LANES)).chain(last)
 }
 
-/// Lanes `i < n` all ones, the rest zero (all ones for n ≥ 8): the mask of a ragged last chunk.
+/// Lanes `i < n` all ones, the rest zero (all ones for n ≥ 8): the mask of a row narrower than
+/// one vector.
 #[inline]
 #[target_feature(enable = "avx2")]
 fn first_lanes(n: usize) -> __m256i {
@@ -143,6 +144,7 @@ pub fn max_row_w2(
 pub fn spread_row_w2(out: &mut [MaybeUninit<f32>], r: usize, gy: &[f32], arg: &[u32]) {
     let ow = gy.len();
     assert!(arg.len() == ow && out.len() == 2 * ow);
+    assert!(r + out.len() <= u32::MAX as usize, "argmax is a u32 plane index");
     let two_i = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
     for (c, n) in chunks(ow) {
         // Safety: c + n ≤ ow = gy.len() = arg.len().

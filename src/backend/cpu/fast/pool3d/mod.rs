@@ -149,7 +149,8 @@ fn output_row(
         unsafe { avx2::max_row_w2(xp, first_row, [kt, kh], [ih * iw, iw], best, arg) };
         return;
     }
-    let _ = kernels;
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = kernels; // no kernels but the portable ones here
     const CHUNK: usize = 64;
     let (mut b, mut a) = ([0f32; CHUNK], [0u32; CHUNK]);
     let ow = best.len();
@@ -236,7 +237,8 @@ fn input_row(kernels: Kernels, covered: &mut [MaybeUninit<f32>], kw: usize, r: u
         unsafe { avx2::spread_row_w2(covered, r, gy, arg) };
         return;
     }
-    let _ = kernels;
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = kernels; // no kernels but the portable ones here
     match kw {
         1 => spread_row::<1>(covered, kw, r, gy, arg),
         2 => spread_row::<2>(covered, kw, r, gy, arg),
