@@ -137,14 +137,25 @@ pub fn max_row_w2(
     }
 }
 
-/// Backward of one input row for kernel width 2: `out` (2·ow elements, the row's covered part)
-/// gets each window's gradient `gy` at the tap its argmax names and zero at the other, where `r`
-/// is the row's plane offset. An argmax in another row of the window matches neither tap.
+/// Backward of one output row for kernel width 2: each window row `first_row + dt·t_step +
+/// dh·h_step` (dt < kt, dh < kh) of the plane `gxp` gets, over its first 2·ow elements, each
+/// window's gradient `gy` at the tap its argmax names and zero at the other. gy and argmax are
+/// loaded once per chunk of 8 windows for all the rows.
 #[target_feature(enable = "avx2")]
-pub fn spread_row_w2(out: &mut [MaybeUninit<f32>], r: usize, gy: &[f32], arg: &[u32]) {
+pub fn spread_w2(
+    gxp: &mut [MaybeUninit<f32>],
+    first_row: usize,
+    [kt, kh]: [usize; 2],
+    [t_step, h_step]: [usize; 2],
+    gy: &[f32],
+    arg: &[u32],
+) {
     let ow = gy.len();
-    assert!(arg.len() == ow && out.len() == 2 * ow);
-    assert!(r + out.len() <= u32::MAX as usize, "argmax is a u32 plane index");
+    assert_eq!(arg.len(), ow);
+    assert!(kt > 0 && kh > 0);
+    let last_row = first_row + (kt - 1) * t_step + (kh - 1) * h_step;
+    assert!(last_row + 2 * ow <= gxp.len(), "window rows outside the plane");
+    assert!(gxp.len() <= u32::MAX as usize, "argmax is a u32 plane index");
     let two_i = _mm256_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14);
     for (c, n) in chunks(ow) {
         // Safety: c + n ≤ ow = gy.len() = arg.len().
@@ -160,25 +171,50 @@ pub fn spread_row_w2(out: &mut [MaybeUninit<f32>], r: usize, gy: &[f32], arg: &[
                 )
             }
         };
-        // The argmax relative to each window's left tap in this row: 0 or 1 on a hit.
-        let tap = _mm256_sub_epi32(a, _mm256_add_epi32(_mm256_set1_epi32((r + 2 * c) as i32), two_i));
-        let left = _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(tap, _mm256_setzero_si256())), d);
-        let right = _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(tap, _mm256_set1_epi32(1))), d);
-        // Interleave back to x order: unpack gives [l0 r0 l1 r1 | l4 r4 l5 r5] and
-        // [l2 r2 l3 r3 | l6 r6 l7 r7]; the 128-bit halves then pair up as windows 0-3 and 4-7.
-        let (lo, hi) = (_mm256_unpacklo_ps(left, right), _mm256_unpackhi_ps(left, right));
-        let first4 = _mm256_permute2f128_ps::<0x20>(lo, hi);
-        let last4 = _mm256_permute2f128_ps::<0x31>(lo, hi);
-        // Safety: out has 2·ow elements; this chunk covers out[2c .. 2c + 2n].
-        unsafe {
-            let p = out.as_mut_ptr().add(2 * c) as *mut f32;
-            if n == LANES {
-                _mm256_storeu_ps(p, first4);
-                _mm256_storeu_ps(p.add(LANES), last4);
-            } else {
-                _mm256_maskstore_ps(p, first_lanes(2 * n), first4);
-                _mm256_maskstore_ps(p.add(LANES), first_lanes((2 * n).saturating_sub(LANES)), last4);
+        // The argmax relative to each window's first tap (row first_row, left): dt·t_step +
+        // dh·h_step + dw for the tap that won.
+        let tap = _mm256_sub_epi32(
+            a,
+            _mm256_add_epi32(_mm256_set1_epi32((first_row + 2 * c) as i32), two_i),
+        );
+        for dt in 0..kt {
+            for dh in 0..kh {
+                let row = dt * t_step + dh * h_step;
+                let left_tap = _mm256_set1_epi32(row as i32);
+                let left = _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(tap, left_tap)), d);
+                let right_tap = _mm256_add_epi32(left_tap, _mm256_set1_epi32(1));
+                let right = _mm256_and_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(tap, right_tap)), d);
+                // Safety: first_row + row + 2(c + n) ≤ last_row + 2·ow ≤ gxp.len().
+                unsafe {
+                    store_pairs(
+                        gxp.as_mut_ptr().add(first_row + row + 2 * c) as *mut f32,
+                        n,
+                        left,
+                        right,
+                    )
+                };
             }
         }
+    }
+}
+
+/// Stores 8 windows' (left, right) taps interleaved back to x order at `p`: 16 floats, or the
+/// first `n` windows' 2n when `n < 8` (masked stores).
+///
+/// Safety: `p .. p + 2n` must be writable.
+#[inline]
+#[target_feature(enable = "avx2")]
+unsafe fn store_pairs(p: *mut f32, n: usize, left: __m256, right: __m256) {
+    // unpack gives [l0 r0 l1 r1 | l4 r4 l5 r5] and [l2 r2 l3 r3 | l6 r6 l7 r7]; the 128-bit
+    // halves then pair up as windows 0-3 and 4-7.
+    let (lo, hi) = (_mm256_unpacklo_ps(left, right), _mm256_unpackhi_ps(left, right));
+    let first4 = _mm256_permute2f128_ps::<0x20>(lo, hi);
+    let last4 = _mm256_permute2f128_ps::<0x31>(lo, hi);
+    if n == LANES {
+        _mm256_storeu_ps(p, first4);
+        _mm256_storeu_ps(p.add(LANES), last4);
+    } else {
+        _mm256_maskstore_ps(p, first_lanes(2 * n), first4);
+        _mm256_maskstore_ps(p.add(LANES), first_lanes((2 * n).saturating_sub(LANES)), last4);
     }
 }

@@ -46,6 +46,12 @@ impl Kernels {
     }
 }
 
+/// Whether the AVX2 width-2 kernels run: asked for (so present, as the entry points assert) and
+/// windows 2 wide.
+fn avx2_w2(kernels: Kernels, kw: usize) -> bool {
+    cfg!(target_arch = "x86_64") && kernels == Kernels::Avx2 && kw == 2
+}
+
 /// Whether `max_forward` applies: no padding, stride = kernel, and every window inside the
 /// input (ceil mode can add a partial last window).
 pub fn tiles(g: &Pool3dGeometry) -> bool {
@@ -143,14 +149,14 @@ fn output_row(
 ) {
     let [_, ih, iw] = g.input;
     let [kt, kh, kw] = g.kernel;
-    #[cfg(target_arch = "x86_64")]
-    if kernels == Kernels::Avx2 && kw == 2 {
+    if avx2_w2(kernels, kw) {
+        #[cfg(target_arch = "x86_64")]
         // Safety: `max_forward_with` asserted that this CPU has AVX2.
-        unsafe { avx2::max_row_w2(xp, first_row, [kt, kh], [ih * iw, iw], best, arg) };
+        unsafe {
+            avx2::max_row_w2(xp, first_row, [kt, kh], [ih * iw, iw], best, arg)
+        };
         return;
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = kernels; // no kernels but the portable ones here
     const CHUNK: usize = 64;
     let (mut b, mut a) = ([0f32; CHUNK], [0u32; CHUNK]);
     let ow = best.len();
@@ -187,9 +193,9 @@ fn spread_row<const KW: usize>(out: &mut [MaybeUninit<f32>], kw: usize, r: usize
 }
 
 /// The backward of `max_forward` for tiling windows: every input element lies in at most one
-/// window, so gx is written once, row by row — the window's gradient where the argmax is, zero
-/// elsewhere (and zero on the rows and columns no window covers) — with no fill and no scatter.
-/// Uses the fastest kernels this CPU has.
+/// window, so gx is written once, output row by output row — each window row gets the window's
+/// gradient where the argmax is and zero elsewhere — then the rows and columns no window covers
+/// get zeros; no fill first and no scatter. Uses the fastest kernels this CPU has.
 pub fn max_backward_tiles(gy: &[f32], arg: &[u32], gx: &mut [MaybeUninit<f32>], g: &Pool3dGeometry) {
     max_backward_tiles_with(Kernels::detect(), gy, arg, gx, g)
 }
@@ -205,44 +211,60 @@ pub fn max_backward_tiles_with(
     assert!(kernels.available(), "{kernels:?} kernels need a CPU that has them");
     let [it, ih, iw] = g.input;
     let [ot, oh, ow] = g.output;
-    let [kt, kh, kw] = g.kernel;
+    let [kt, kh, _] = g.kernel;
     let (in_plane, out_plane) = (it * ih * iw, ot * oh * ow);
+    let zero = MaybeUninit::new(0.0);
     for p in 0..g.planes {
         let gxp = &mut gx[p * in_plane..(p + 1) * in_plane];
-        for t in 0..it {
-            for h in 0..ih {
-                let r = (t * ih + h) * iw;
-                let row = &mut gxp[r..r + iw];
-                let (zt, zh) = (t / kt, h / kh);
-                if zt >= ot || zh >= oh {
-                    row.fill(MaybeUninit::new(0.0));
-                    continue;
-                }
+        for zt in 0..ot {
+            for zh in 0..oh {
                 let o = p * out_plane + (zt * oh + zh) * ow;
-                let (gy_row, arg_row) = (&gy[o..o + ow], &arg[o..o + ow]);
-                let (covered, rest) = row.split_at_mut(ow * kw);
-                input_row(kernels, covered, kw, r, gy_row, arg_row);
-                rest.fill(MaybeUninit::new(0.0));
+                let first_row = (zt * kt * ih + zh * kh) * iw;
+                window_rows(kernels, gxp, first_row, g, &gy[o..o + ow], &arg[o..o + ow]);
+            }
+        }
+        // Rows past the last window in t (all of them) or in h (those of each covered t).
+        for t in 0..it {
+            let uncovered = if t < ot * kt { oh * kh..ih } else { 0..ih };
+            for h in uncovered {
+                gxp[(t * ih + h) * iw..(t * ih + h + 1) * iw].fill(zero);
             }
         }
     }
 }
 
-/// The covered part of one gx row (ow windows of kw) from its windows' gy and argmax; `r` is
-/// the row's offset in its plane.
-fn input_row(kernels: Kernels, covered: &mut [MaybeUninit<f32>], kw: usize, r: usize, gy: &[f32], arg: &[u32]) {
-    #[cfg(target_arch = "x86_64")]
-    if kernels == Kernels::Avx2 && kw == 2 {
+/// The kt·kh gx rows of one output row of windows, starting at `first_row` of the plane `gxp`:
+/// the covered part (ow windows of kw) from the windows' gy and argmax, zeros past it.
+fn window_rows(
+    kernels: Kernels,
+    gxp: &mut [MaybeUninit<f32>],
+    first_row: usize,
+    g: &Pool3dGeometry,
+    gy: &[f32],
+    arg: &[u32],
+) {
+    let [_, ih, iw] = g.input;
+    let [kt, kh, kw] = g.kernel;
+    let covered = gy.len() * kw;
+    let rows = (0..kt).flat_map(|dt| (0..kh).map(move |dh| first_row + dt * ih * iw + dh * iw));
+    if avx2_w2(kernels, kw) {
+        #[cfg(target_arch = "x86_64")]
         // Safety: `max_backward_tiles_with` asserted that this CPU has AVX2.
-        unsafe { avx2::spread_row_w2(covered, r, gy, arg) };
-        return;
+        unsafe {
+            avx2::spread_w2(gxp, first_row, [kt, kh], [ih * iw, iw], gy, arg)
+        };
+    } else {
+        for r in rows.clone() {
+            let row = &mut gxp[r..r + covered];
+            match kw {
+                1 => spread_row::<1>(row, kw, r, gy, arg),
+                2 => spread_row::<2>(row, kw, r, gy, arg),
+                _ => spread_row::<0>(row, kw, r, gy, arg),
+            }
+        }
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = kernels; // no kernels but the portable ones here
-    match kw {
-        1 => spread_row::<1>(covered, kw, r, gy, arg),
-        2 => spread_row::<2>(covered, kw, r, gy, arg),
-        _ => spread_row::<0>(covered, kw, r, gy, arg),
+    for r in rows {
+        gxp[r + covered..r + iw].fill(MaybeUninit::new(0.0));
     }
 }
 
