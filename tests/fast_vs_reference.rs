@@ -1,10 +1,14 @@
 //! The fast CPU backend against the reference loops on ragged shapes, forward and backward, and
 //! its determinism: the same thread count gives identical bits.
 
+use std::mem::MaybeUninit;
+
+use stsm_engine::backend::cpu::fast::pool3d::{self, Kernels};
 use stsm_engine::backend::cpu::fast::{packed_conv, packed_wgrad, CpuFast};
 use stsm_engine::backend::cpu::reference::CpuReference;
 use stsm_engine::backend::Backend;
 use stsm_engine::ops::{Conv3dGeometry, Conv3dOptions, Pool3dGeometry, Pool3dOptions};
+use stsm_engine::tensor::Shape;
 use stsm_engine::Tensor;
 
 /// Deterministic pseudo-random f32 values in [-1, 1).
@@ -246,6 +250,132 @@ fn pooling_matches_the_reference() {
                 &format!("case {case} avg backward"),
             );
         }
+    }
+}
+
+/// Values drawn from a small set with ties, signed zeros, infinities and NaN, so that the tie
+/// rule (first in window order; -0 before +0 stays), NaN propagation and the argmax order are
+/// all exercised.
+fn awkward_values(n: usize, seed: u64) -> Vec<f32> {
+    const POOL: [f32; 9] = [
+        f32::NEG_INFINITY,
+        -1.0,
+        -0.0,
+        0.0,
+        0.5,
+        1.0,
+        1.0,
+        f32::INFINITY,
+        f32::NAN,
+    ];
+    values(n, seed)
+        .iter()
+        .map(|v| POOL[((v + 1.0) * 0.5 * POOL.len() as f32) as usize % POOL.len()])
+        .collect()
+}
+
+/// Every tiling-window kernel this CPU has (portable everywhere, AVX2 where present), called
+/// directly, against the reference loops: forward values bit for bit, argmax exactly, and the
+/// backward's gradient exactly. Widths give 1..=19 windows per row so that every ragged tail of
+/// an 8-lane vector occurs, odd widths and heights leave uncovered rows and columns, and the
+/// kernels cover one to three window rows in t and h, over several planes (batch 2).
+/// A buffer filled with `v`, for the tiling kernels' write-only outputs.
+fn filled<T: Copy>(n: usize, v: T) -> Vec<MaybeUninit<T>> {
+    vec![MaybeUninit::new(v); n]
+}
+
+/// The contents of a buffer made by `filled`.
+fn contents<T: Copy>(b: &[MaybeUninit<T>]) -> Vec<T> {
+    // Safety: `filled` initialised every element; kernels only overwrite them.
+    b.iter().map(|v| unsafe { v.assume_init() }).collect()
+}
+
+#[test]
+fn max_pool_tiling_kernels_match_the_reference() {
+    let kernels: Vec<Kernels> = [Kernels::Portable, Kernels::Avx2]
+        .into_iter()
+        .filter(|k| k.available())
+        .collect();
+    let mut cases = 0;
+    for kernel in [
+        [1, 2, 2],
+        [2, 2, 2],
+        [3, 2, 2],
+        [1, 1, 2],
+        [2, 3, 2],
+        [1, 2, 3],
+        [1, 2, 1],
+    ] {
+        for width in (2..=39).step_by(3).chain([16, 17, 32]) {
+            let height = kernel[1] * 2 + width % 2;
+            let xd = [2, 3, kernel[0] + width % 3, height, width.max(kernel[2])];
+            let g = Pool3dGeometry::new("test", &Shape::new(&xd).unwrap(), &Pool3dOptions::new(kernel)).unwrap();
+            assert!(pool3d::tiles(&g));
+            let n: usize = xd.iter().product();
+            let x = if width % 2 == 0 {
+                awkward_values(n, width as u64)
+            } else {
+                values(n, width as u64)
+            };
+            let (y_ref, arg_ref) = stsm_engine::backend::cpu::reference::pool3d::max_forward(&x, &g);
+            let gy = values(y_ref.len(), 99);
+            let gx_ref = stsm_engine::backend::cpu::reference::pool3d::max_backward(&gy, &arg_ref, &g);
+            for &k in &kernels {
+                let what = format!("{k:?} kernel {kernel:?} input {xd:?}");
+                // Garbage in the outputs first: the tiling kernels must write every element.
+                let (mut y, mut arg) = (filled(y_ref.len(), 7.0f32), filled(y_ref.len(), 7u32));
+                pool3d::max_forward_with(k, &x, &mut y, &mut arg, &g);
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&contents(&y)), bits(&y_ref), "{what}: values");
+                assert_eq!(contents(&arg), arg_ref, "{what}: argmax");
+                let mut gx = filled(n, f32::NAN);
+                pool3d::max_backward_tiles_with(k, &gy, &arg_ref, &mut gx, &g);
+                assert_eq!(contents(&gx), gx_ref, "{what}: gradient");
+                cases += 1;
+            }
+        }
+    }
+    assert!(cases >= 7 * 16, "every case ran with at least the portable kernels");
+}
+
+/// Hand-worked windows of width 2 (kernel 1×2×2 over a 2×6 plane: three windows), for every
+/// kernel set this CPU has: the first of equal maxima wins (-0 before +0), a NaN anywhere wins,
+/// the first NaN of several wins, and the backward routes each gradient to that element only.
+#[test]
+fn max_pool_tiling_kernels_hand_worked_window() {
+    let nan = f32::NAN;
+    #[rustfmt::skip]
+    let x = [
+        -0.0, 0.0,   1.0, nan,   2.0, 5.0,
+        0.0,  -1.0,  nan, nan,   5.0, 5.0,
+    ];
+    let g = Pool3dGeometry::new(
+        "test",
+        &Shape::new(&[1, 1, 1, 2, 6]).unwrap(),
+        &Pool3dOptions::new([1, 2, 2]),
+    )
+    .unwrap();
+    for k in [Kernels::Portable, Kernels::Avx2].into_iter().filter(|k| k.available()) {
+        let (mut y, mut arg) = (filled(3, 0.0f32), filled(3, 0u32));
+        pool3d::max_forward_with(k, &x, &mut y, &mut arg, &g);
+        let (y, arg) = (contents(&y), contents(&arg));
+        assert_eq!(
+            y[0].to_bits(),
+            (-0.0f32).to_bits(),
+            "{k:?}: -0 comes first and ties win nothing"
+        );
+        assert!(y[1].is_nan(), "{k:?}: NaN propagates");
+        assert_eq!(y[2], 5.0, "{k:?}");
+        assert_eq!(arg, [0, 3, 5], "{k:?}: first maximum / first NaN in (h, w) order");
+        let mut gx = filled(12, nan);
+        pool3d::max_backward_tiles_with(k, &[10.0, 20.0, 30.0], &arg, &mut gx, &g);
+        let gx = contents(&gx);
+        #[rustfmt::skip]
+        let want = [
+            10.0, 0.0,   0.0, 20.0,   0.0, 30.0,
+            0.0,  0.0,   0.0, 0.0,    0.0, 0.0,
+        ];
+        assert_eq!(gx, want, "{k:?}: gradient");
     }
 }
 

@@ -51,6 +51,8 @@ struct Report {
 }
 
 fn measure(w: &Workload, repeat: usize, threads: usize) -> Result<(Measured, bool)> {
+    // What the previous workload freed would otherwise stay resident and count in this peak.
+    crate::hugepages::release_free_memory();
     let per_workload = workloads::reset_peak_rss();
     let best = {
         let mut run = workloads::prepare(w)?;

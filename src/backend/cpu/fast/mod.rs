@@ -14,6 +14,8 @@ pub mod pool3d;
 pub mod temporal;
 pub mod workspace;
 
+use std::mem::MaybeUninit;
+
 use rayon::prelude::*;
 
 use super::reference::{self, CpuReference};
@@ -53,6 +55,25 @@ fn per_planes<T: Send>(
         };
         f(&sub, k * step, part)
     });
+}
+
+/// `n` uninitialised elements: room for a kernel that writes every one (see `assume_init`),
+/// without first zeroing memory that the allocator may hand back already touched.
+fn uninit<T>(n: usize) -> Vec<MaybeUninit<T>> {
+    let mut v = Vec::with_capacity(n);
+    // Safety: the capacity is n, and MaybeUninit needs no initialisation.
+    unsafe { v.set_len(n) };
+    v
+}
+
+/// The elements of `v`, read as initialised.
+///
+/// Safety: every element of `v` has been written.
+unsafe fn assume_init<T>(v: Vec<MaybeUninit<T>>) -> Vec<T> {
+    let mut v = std::mem::ManuallyDrop::new(v);
+    // Safety: MaybeUninit<T> has T's layout, so pointer, length and capacity describe the same
+    // allocation as a Vec<T>; the caller vouches that all elements are initialised.
+    unsafe { Vec::from_raw_parts(v.as_mut_ptr() as *mut T, v.len(), v.capacity()) }
 }
 
 impl Backend for CpuFast {
@@ -99,8 +120,9 @@ impl Backend for CpuFast {
         let xs = x.as_slice::<f32>("max_pool3d")?;
         let (in_plane, out_plane) = (g.input.iter().product::<usize>(), g.output.iter().product::<usize>());
         let n = g.planes * out_plane;
-        let (mut y, mut arg) = (vec![0f32; n], vec![0u32; n]);
-        // Values and argmax are split into the same plane groups (two zipped chunkings).
+        let (mut y, mut arg) = (uninit::<f32>(n), uninit::<u32>(n));
+        // Values and argmax are split into the same plane groups (two zipped chunkings); each
+        // group writes all of its part of both.
         let step = planes_per_task(g.planes);
         y.par_chunks_mut(step * out_plane)
             .zip(arg.par_chunks_mut(step * out_plane))
@@ -115,10 +137,12 @@ impl Backend for CpuFast {
                     pool3d::max_forward(part, yp, ap, &sub);
                 } else {
                     let (y, a) = reference::pool3d::max_forward(part, &sub);
-                    yp.copy_from_slice(&y);
-                    ap.copy_from_slice(&a);
+                    yp.iter_mut().zip(y).for_each(|(o, v)| _ = o.write(v));
+                    ap.iter_mut().zip(a).for_each(|(o, v)| _ = o.write(v));
                 }
             });
+        // Safety: the plane groups cover y and arg, and both branches above write all of a group.
+        let (y, arg) = unsafe { (assume_init(y), assume_init(arg)) };
         Ok((
             Tensor::from_vec(&g.output_dims(), y)?,
             Tensor::from_vec(&g.output_dims(), arg)?,
@@ -132,15 +156,21 @@ impl Backend for CpuFast {
         const OP: &str = "max_pool3d_backward";
         let (gys, args) = (gy.as_slice::<f32>(OP)?, argmax.as_slice::<u32>(OP)?);
         let (in_plane, out_plane) = (g.input.iter().product::<usize>(), g.output.iter().product::<usize>());
-        let mut gx = vec![0f32; g.planes * in_plane];
-        per_planes(g, &mut gx, in_plane, |sub, p0, part| {
-            let range = p0 * out_plane..(p0 + sub.planes) * out_plane;
-            if pool3d::tiles(sub) {
-                pool3d::max_backward_tiles(&gys[range.clone()], &args[range], part, sub);
-            } else {
-                pool3d::max_backward(&gys[range.clone()], &args[range], part, sub);
-            }
-        });
+        let range = |p0: usize, sub: &Pool3dGeometry| p0 * out_plane..(p0 + sub.planes) * out_plane;
+        let gx = if pool3d::tiles(g) {
+            let mut gx = uninit::<f32>(g.planes * in_plane);
+            per_planes(g, &mut gx, in_plane, |sub, p0, part| {
+                pool3d::max_backward_tiles(&gys[range(p0, sub)], &args[range(p0, sub)], part, sub);
+            });
+            // Safety: the plane groups cover gx, and the tiling backward writes every element.
+            unsafe { assume_init(gx) }
+        } else {
+            let mut gx = vec![0f32; g.planes * in_plane];
+            per_planes(g, &mut gx, in_plane, |sub, p0, part| {
+                pool3d::max_backward(&gys[range(p0, sub)], &args[range(p0, sub)], part, sub);
+            });
+            gx
+        };
         Tensor::from_vec(&g.input_dims(), gx)
     }
 

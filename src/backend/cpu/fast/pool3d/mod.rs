@@ -1,0 +1,288 @@
+//! Max pooling without padding and with stride = kernel (every C3D and VGG pool but C3D's
+//! pool5): windows tile the input, so each output is a max over a block read row by row, with
+//! no per-tap bounds checks. Candidates are visited in (t, h, w) order with a strict `>` (NaN
+//! wins), exactly as the reference, so values and argmax agree bit for bit. Windows of width 2
+//! (all of C3D's and VGG's) have AVX2 row kernels in `avx2`, used where the CPU has AVX2; the
+//! portable loops here are the fallback and what the other widths run.
+//!
+//! The tiling paths write every output element exactly once and never read one back, so their
+//! outputs are `MaybeUninit`: the backend hands them fresh, unzeroed memory (zeroing 10–50 MB
+//! per call would be one more full pass over it).
+
+use std::mem::MaybeUninit;
+
+use crate::ops::geometry::Pool3dGeometry;
+
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+
+/// Which row kernels the tiling paths run: the portable loops, or the AVX2 ones (width 2 only;
+/// other widths fall back to the portable loops). Both give identical bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kernels {
+    Portable,
+    Avx2,
+}
+
+impl Kernels {
+    /// The fastest kernels this CPU runs.
+    pub fn detect() -> Kernels {
+        if Kernels::Avx2.available() {
+            Kernels::Avx2
+        } else {
+            Kernels::Portable
+        }
+    }
+
+    /// Whether this CPU runs them (the portable loops run everywhere).
+    pub fn available(self) -> bool {
+        match self {
+            Kernels::Portable => true,
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2 => is_x86_feature_detected!("avx2"),
+            #[cfg(not(target_arch = "x86_64"))]
+            Kernels::Avx2 => false,
+        }
+    }
+}
+
+/// Whether the AVX2 width-2 kernels run: asked for (so present, as the entry points assert) and
+/// windows 2 wide.
+fn avx2_w2(kernels: Kernels, kw: usize) -> bool {
+    cfg!(target_arch = "x86_64") && kernels == Kernels::Avx2 && kw == 2
+}
+
+/// Whether `max_forward` applies: no padding, stride = kernel, and every window inside the
+/// input (ceil mode can add a partial last window).
+pub fn tiles(g: &Pool3dGeometry) -> bool {
+    g.padding == [0; 3] && g.stride == g.kernel && (0..3).all(|a| g.output[a] * g.kernel[a] <= g.input[a])
+}
+
+/// All ones where candidate `v` replaces the current best `b` (larger, or the first NaN), else
+/// zero: a mask, so the selects below compile to blends rather than unpredictable branches.
+#[inline(always)]
+fn beats(v: f32, b: f32) -> u32 {
+    0u32.wrapping_sub((v > b) as u32 | (v.is_nan() & !b.is_nan()) as u32)
+}
+
+#[inline(always)]
+fn select_f32(mask: u32, yes: f32, no: f32) -> f32 {
+    f32::from_bits(yes.to_bits() & mask | no.to_bits() & !mask)
+}
+
+/// Merges one input row into the window maxima of an output row: `row` holds ow windows of KW
+/// taps (KW = 0: the runtime `kw`), `r` is the row's offset in its plane. `first`: the row is
+/// the windows' first, so it replaces rather than competes.
+#[inline(always)]
+fn merge_row<const KW: usize>(row: &[f32], kw: usize, r: usize, first: bool, best: &mut [f32], arg: &mut [u32]) {
+    let kw = if KW == 0 { kw } else { KW };
+    for (zw, ((window, b), a)) in row
+        .chunks_exact(kw)
+        .zip(best.iter_mut())
+        .zip(arg.iter_mut())
+        .enumerate()
+    {
+        let (mut v, mut at) = (window[0], 0u32);
+        for (dw, &c) in window.iter().enumerate().skip(1) {
+            let take = beats(c, v);
+            v = select_f32(take, c, v);
+            at = dw as u32 & take | at & !take;
+        }
+        let take = beats(v, *b) | 0u32.wrapping_sub(first as u32);
+        *b = select_f32(take, v, *b);
+        *a = (r + zw * kw) as u32 + at & take | *a & !take;
+    }
+}
+
+/// Writes `v` into `out` (equal lengths).
+fn write_all<T: Copy>(out: &mut [MaybeUninit<T>], v: &[T]) {
+    assert_eq!(out.len(), v.len());
+    for (o, &e) in out.iter_mut().zip(v) {
+        o.write(e);
+    }
+}
+
+/// x: planes of (T, H, W) -> y, argmax: planes of (T', H', W'), every element written;
+/// `g.planes` planes, with the fastest kernels this CPU has.
+pub fn max_forward(x: &[f32], y: &mut [MaybeUninit<f32>], arg: &mut [MaybeUninit<u32>], g: &Pool3dGeometry) {
+    max_forward_with(Kernels::detect(), x, y, arg, g)
+}
+
+/// `max_forward` with the given kernels, which this CPU must have (`Kernels::available`).
+pub fn max_forward_with(
+    kernels: Kernels,
+    x: &[f32],
+    y: &mut [MaybeUninit<f32>],
+    arg: &mut [MaybeUninit<u32>],
+    g: &Pool3dGeometry,
+) {
+    assert!(kernels.available(), "{kernels:?} kernels need a CPU that has them");
+    let [it, ih, iw] = g.input;
+    let [ot, oh, ow] = g.output;
+    let [kt, kh, _] = g.kernel;
+    let (in_plane, out_plane) = (it * ih * iw, ot * oh * ow);
+    for p in 0..g.planes {
+        let xp = &x[p * in_plane..(p + 1) * in_plane];
+        for zt in 0..ot {
+            for zh in 0..oh {
+                let o = p * out_plane + (zt * oh + zh) * ow;
+                let first_row = (zt * kt * ih + zh * kh) * iw;
+                output_row(kernels, xp, first_row, g, &mut y[o..o + ow], &mut arg[o..o + ow]);
+            }
+        }
+    }
+}
+
+/// One output row of windows (`best`, `arg`: ow each) over the plane `xp`, whose window rows
+/// start at `first_row` (the row of dt = dh = 0). Portable: each window row's kw taps are
+/// reduced first, then rows are merged in (t, h) order — the earliest maximum wins either way —
+/// with selects instead of branches (on real data the comparisons are coin flips), and the
+/// usual widths 1 and 2 compiled as constants. The merges run on stack buffers of up to
+/// `CHUNK` windows, copied out once complete.
+fn output_row(
+    kernels: Kernels,
+    xp: &[f32],
+    first_row: usize,
+    g: &Pool3dGeometry,
+    best: &mut [MaybeUninit<f32>],
+    arg: &mut [MaybeUninit<u32>],
+) {
+    let [_, ih, iw] = g.input;
+    let [kt, kh, kw] = g.kernel;
+    if avx2_w2(kernels, kw) {
+        #[cfg(target_arch = "x86_64")]
+        // Safety: `max_forward_with` asserted that this CPU has AVX2.
+        unsafe {
+            avx2::max_row_w2(xp, first_row, [kt, kh], [ih * iw, iw], best, arg)
+        };
+        return;
+    }
+    const CHUNK: usize = 64;
+    let (mut b, mut a) = ([0f32; CHUNK], [0u32; CHUNK]);
+    let ow = best.len();
+    for z0 in (0..ow).step_by(CHUNK) {
+        let n = CHUNK.min(ow - z0);
+        let (b, a) = (&mut b[..n], &mut a[..n]);
+        for dt in 0..kt {
+            for dh in 0..kh {
+                let r = first_row + dt * ih * iw + dh * iw + z0 * kw;
+                let row = &xp[r..r + n * kw];
+                let first = dt == 0 && dh == 0;
+                match kw {
+                    1 => merge_row::<1>(row, kw, r, first, b, a),
+                    2 => merge_row::<2>(row, kw, r, first, b, a),
+                    _ => merge_row::<0>(row, kw, r, first, b, a),
+                }
+            }
+        }
+        write_all(&mut best[z0..z0 + n], b);
+        write_all(&mut arg[z0..z0 + n], a);
+    }
+}
+
+/// One gx row of tiling windows: the window's gradient where its argmax is, zero elsewhere.
+#[inline(always)]
+fn spread_row<const KW: usize>(out: &mut [MaybeUninit<f32>], kw: usize, r: usize, gy: &[f32], arg: &[u32]) {
+    let kw = if KW == 0 { kw } else { KW };
+    for (zw, (window, (&d, &a))) in out.chunks_exact_mut(kw).zip(gy.iter().zip(arg)).enumerate() {
+        let hit = (a as usize).wrapping_sub(r + zw * kw);
+        for (dw, v) in window.iter_mut().enumerate() {
+            v.write(if hit == dw { d } else { 0.0 });
+        }
+    }
+}
+
+/// The backward of `max_forward` for tiling windows: every input element lies in at most one
+/// window, so gx is written once, output row by output row — each window row gets the window's
+/// gradient where the argmax is and zero elsewhere — then the rows and columns no window covers
+/// get zeros; no fill first and no scatter. Uses the fastest kernels this CPU has.
+pub fn max_backward_tiles(gy: &[f32], arg: &[u32], gx: &mut [MaybeUninit<f32>], g: &Pool3dGeometry) {
+    max_backward_tiles_with(Kernels::detect(), gy, arg, gx, g)
+}
+
+/// `max_backward_tiles` with the given kernels, which this CPU must have.
+pub fn max_backward_tiles_with(
+    kernels: Kernels,
+    gy: &[f32],
+    arg: &[u32],
+    gx: &mut [MaybeUninit<f32>],
+    g: &Pool3dGeometry,
+) {
+    assert!(kernels.available(), "{kernels:?} kernels need a CPU that has them");
+    let [it, ih, iw] = g.input;
+    let [ot, oh, ow] = g.output;
+    let [kt, kh, _] = g.kernel;
+    let (in_plane, out_plane) = (it * ih * iw, ot * oh * ow);
+    let zero = MaybeUninit::new(0.0);
+    for p in 0..g.planes {
+        let gxp = &mut gx[p * in_plane..(p + 1) * in_plane];
+        for zt in 0..ot {
+            for zh in 0..oh {
+                let o = p * out_plane + (zt * oh + zh) * ow;
+                let first_row = (zt * kt * ih + zh * kh) * iw;
+                window_rows(kernels, gxp, first_row, g, &gy[o..o + ow], &arg[o..o + ow]);
+            }
+        }
+        // Rows past the last window in t (all of them) or in h (those of each covered t).
+        for t in 0..it {
+            let uncovered = if t < ot * kt { oh * kh..ih } else { 0..ih };
+            for h in uncovered {
+                gxp[(t * ih + h) * iw..(t * ih + h + 1) * iw].fill(zero);
+            }
+        }
+    }
+}
+
+/// The kt·kh gx rows of one output row of windows, starting at `first_row` of the plane `gxp`:
+/// the covered part (ow windows of kw) from the windows' gy and argmax, zeros past it.
+fn window_rows(
+    kernels: Kernels,
+    gxp: &mut [MaybeUninit<f32>],
+    first_row: usize,
+    g: &Pool3dGeometry,
+    gy: &[f32],
+    arg: &[u32],
+) {
+    let [_, ih, iw] = g.input;
+    let [kt, kh, kw] = g.kernel;
+    let covered = gy.len() * kw;
+    let rows = (0..kt).flat_map(|dt| (0..kh).map(move |dh| first_row + dt * ih * iw + dh * iw));
+    if avx2_w2(kernels, kw) {
+        #[cfg(target_arch = "x86_64")]
+        // Safety: `max_backward_tiles_with` asserted that this CPU has AVX2.
+        unsafe {
+            avx2::spread_w2(gxp, first_row, [kt, kh], [ih * iw, iw], gy, arg)
+        };
+    } else {
+        for r in rows.clone() {
+            let row = &mut gxp[r..r + covered];
+            match kw {
+                1 => spread_row::<1>(row, kw, r, gy, arg),
+                2 => spread_row::<2>(row, kw, r, gy, arg),
+                _ => spread_row::<0>(row, kw, r, gy, arg),
+            }
+        }
+    }
+    for r in rows {
+        gxp[r + covered..r + iw].fill(MaybeUninit::new(0.0));
+    }
+}
+
+/// gy, argmax: planes of (T', H', W') -> gx: planes of (T, H, W), overwritten; overlapping
+/// windows add up (argmax indexes within a plane, as `max_forward` and the reference write it).
+pub fn max_backward(gy: &[f32], arg: &[u32], gx: &mut [f32], g: &Pool3dGeometry) {
+    let in_plane: usize = g.input.iter().product();
+    let out_plane: usize = g.output.iter().product();
+    gx.fill(0.0);
+    for p in 0..g.planes {
+        let gxp = &mut gx[p * in_plane..(p + 1) * in_plane];
+        for (&d, &a) in gy[p * out_plane..(p + 1) * out_plane]
+            .iter()
+            .zip(&arg[p * out_plane..(p + 1) * out_plane])
+        {
+            if a != u32::MAX {
+                gxp[a as usize] += d;
+            }
+        }
+    }
+}
