@@ -2,10 +2,11 @@
 //!
 //! Per sample, y (O × P) = W (O × K) · col (K × P), P = T'·H'·W', K = C·KT·KH·KW, as in
 //! `conv3d.rs`, with three differences that matter for speed:
-//! - K is ordered time-tap-major, k = (dt·C + c)·KH·KW + dh·KW + dw, so the rows of one temporal
-//!   tap dt are contiguous (and the weights' own (c, dt) rows of KH·KW taps stay runs). Positions are ordered (t, h, w), so the positions whose tap dt lands on
-//!   the temporal padding are a prefix or a suffix of every block: each K slab (one dt) only
-//!   visits the block's columns where its tap is real. At T' = 2 (C3D's conv5) that is a third
+//! - K is ordered time-tap-major, k = (dt·C + c)·KH·KW + dh·KW + dw, so the rows of one
+//!   temporal tap dt are contiguous (and the weights' own (c, dt) rows of KH·KW taps stay
+//!   runs). Positions are ordered (t, h, w), so the positions whose tap dt lands on the temporal
+//!   padding are a prefix or a suffix of every block: each K slab (one dt) only visits the
+//!   block's columns where its tap is real. At T' = 2 (C3D's conv5) that is a third
 //!   of the work; oneDNN skips it too.
 //! - The weights are packed once per call into the micro-kernel's A panels and shared by every
 //!   thread; the im2col writes B panels directly, so nothing is copied twice.
@@ -20,7 +21,7 @@
 
 use rayon::prelude::*;
 
-use super::conv3d::{positions, runs, valid_w};
+use super::conv3d::{positions, runs, tap, valid_w};
 use super::gemm::SendPtr;
 use super::microkernel::{tile, tile_width, LANES, MR, NR};
 use super::workspace::Scratch;
@@ -190,7 +191,7 @@ fn pack_b(g: &Conv3dGeometry, x: &[f32], slab: Slab, runs: &[Run], cols: usize, 
             let (j, q) = (r.col / NR, r.col % NR);
             let width = panel_shape(cols, j).1;
             let dst = &mut b[j * NR * depth + kk * width + q..][..r.len];
-            let (Some(t), Some(h)) = (tap_at(g, 0, r.zt, slab.dt), tap_at(g, 1, r.zh, dh)) else {
+            let (Some(t), Some(h)) = (tap(g, 0, r.zt, slab.dt), tap(g, 1, r.zh, dh)) else {
                 dst.fill(0.0);
                 continue;
             };
@@ -208,10 +209,6 @@ fn pack_b(g: &Conv3dGeometry, x: &[f32], slab: Slab, runs: &[Run], cols: usize, 
             }
         }
     }
-}
-
-fn tap_at(g: &Conv3dGeometry, axis: usize, o: usize, k: usize) -> Option<usize> {
-    super::conv3d::tap(g, axis, o, k)
 }
 
 /// The block columns (relative to p0) whose temporal tap `dt` is inside the input.
