@@ -19,6 +19,7 @@ use rayon::prelude::*;
 use super::gemm::{gemm, FastFloat, MatRef, SendPtr};
 use super::workspace::Scratch;
 use crate::ops::geometry::Conv3dGeometry;
+use crate::tensor::Float;
 
 /// Output positions per block: as wide as possible, since every GEMM call packs the whole
 /// weight matrix again (for deep layers, with few positions and large C·K, that packing costs
@@ -83,12 +84,40 @@ pub(super) fn valid_w(zw0: usize, len: usize, dw: usize, s: usize, pad: usize, i
     (lo.clamp(zw0, zw0 + len), hi.clamp(zw0, zw0 + len))
 }
 
+/// dst = the input taps (dt, dh, dw) of the output positions (zt, zh, zw0 .. zw0 + dst.len()) of
+/// one channel xc (T, H, W): a stretch of one im2col row, zero where a tap is on the padding.
+pub(super) fn tap_run<T: Float>(
+    g: &Conv3dGeometry,
+    xc: &[T],
+    [dt, dh, dw]: [usize; 3],
+    (zt, zh, zw0): (usize, usize, usize),
+    dst: &mut [T],
+) {
+    let [_, ih, iw] = g.input;
+    let (sw, pw) = (g.stride[2], g.padding[2]);
+    let (Some(t), Some(h)) = (tap(g, 0, zt, dt), tap(g, 1, zh, dh)) else {
+        dst.fill(T::zero());
+        return;
+    };
+    let row = &xc[(t * ih + h) * iw..][..iw];
+    let (lo, hi) = valid_w(zw0, dst.len(), dw, sw, pw, iw);
+    dst[..lo - zw0].fill(T::zero());
+    dst[hi - zw0..].fill(T::zero());
+    if sw == 1 {
+        let w0 = lo + dw - pw;
+        dst[lo - zw0..hi - zw0].copy_from_slice(&row[w0..w0 + (hi - lo)]);
+    } else {
+        for zw in lo..hi {
+            dst[zw - zw0] = row[zw * sw + dw - pw];
+        }
+    }
+}
+
 /// Fills col (rows(g) × width, row-major; row r = (c, kt, kh, kw)) with the taps of output
 /// positions p0 .. p0 + width of one sample x (C, T, H, W); zero where a tap is on the padding.
 fn im2col_block<T: FastFloat>(g: &Conv3dGeometry, x: &[T], col: &mut [T], p0: usize, width: usize) {
     let [it, ih, iw] = g.input;
     let [kt, kh, kw] = g.kernel;
-    let (sw, pw) = (g.stride[2], g.padding[2]);
     let runs = runs(g, p0, width);
     for c in 0..g.in_channels {
         let xc = &x[c * it * ih * iw..(c + 1) * it * ih * iw];
@@ -98,23 +127,7 @@ fn im2col_block<T: FastFloat>(g: &Conv3dGeometry, x: &[T], col: &mut [T], p0: us
                     let r = ((c * kt + dt) * kh + dh) * kw + dw;
                     let dst = &mut col[r * width..(r + 1) * width];
                     for &(j, zt, zh, zw0, len) in &runs {
-                        let out = &mut dst[j..j + len];
-                        let (Some(t), Some(h)) = (tap(g, 0, zt, dt), tap(g, 1, zh, dh)) else {
-                            out.fill(T::zero());
-                            continue;
-                        };
-                        let row = &xc[(t * ih + h) * iw..(t * ih + h + 1) * iw];
-                        let (lo, hi) = valid_w(zw0, len, dw, sw, pw, iw);
-                        out[..lo - zw0].fill(T::zero());
-                        out[hi - zw0..].fill(T::zero());
-                        if sw == 1 {
-                            let w0 = lo + dw - pw;
-                            out[lo - zw0..hi - zw0].copy_from_slice(&row[w0..w0 + (hi - lo)]);
-                        } else {
-                            for zw in lo..hi {
-                                out[zw - zw0] = row[zw * sw + dw - pw];
-                            }
-                        }
+                        tap_run(g, xc, [dt, dh, dw], (zt, zh, zw0), &mut dst[j..j + len]);
                     }
                 }
             }

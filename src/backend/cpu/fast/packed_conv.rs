@@ -21,7 +21,7 @@
 
 use rayon::prelude::*;
 
-use super::conv3d::{positions, runs, tap, valid_w};
+use super::conv3d::{positions, runs, tap_run, valid_w};
 use super::gemm::SendPtr;
 use super::microkernel::{tile, tile_width, LANES, MR, NR};
 use super::workspace::Scratch;
@@ -170,7 +170,6 @@ fn pack_b(g: &Conv3dGeometry, x: &[f32], slab: Slab, runs: &[Run], cols: usize, 
     let [it, ih, iw] = g.input;
     let [_, kh, kw] = g.kernel;
     let (c, depth) = (g.in_channels, slab.depth());
-    let (sw, pw) = (g.stride[2], g.padding[2]);
     let first = runs.partition_point(|r| r.col / NR < panels.0);
     let last = runs.partition_point(|r| r.col / NR < panels.1);
     let runs = &runs[first..last];
@@ -191,28 +190,13 @@ fn pack_b(g: &Conv3dGeometry, x: &[f32], slab: Slab, runs: &[Run], cols: usize, 
             let (j, q) = (r.col / NR, r.col % NR);
             let width = panel_shape(cols, j).1;
             let dst = &mut b[j * NR * depth + kk * width + q..][..r.len];
-            let (Some(t), Some(h)) = (tap(g, 0, r.zt, slab.dt), tap(g, 1, r.zh, dh)) else {
-                dst.fill(0.0);
-                continue;
-            };
-            let row = &xc[(t * ih + h) * iw..][..iw];
-            let (lo, hi) = valid_w(r.zw0, r.len, dw, sw, pw, iw);
-            dst[..lo - r.zw0].fill(0.0);
-            dst[hi - r.zw0..].fill(0.0);
-            if sw == 1 {
-                let w0 = lo + dw - pw;
-                dst[lo - r.zw0..hi - r.zw0].copy_from_slice(&row[w0..w0 + (hi - lo)]);
-            } else {
-                for zw in lo..hi {
-                    dst[zw - r.zw0] = row[zw * sw + dw - pw];
-                }
-            }
+            tap_run(g, xc, [slab.dt, dh, dw], (r.zt, r.zh, r.zw0), dst);
         }
     }
 }
 
 /// The block columns (relative to p0) whose temporal tap `dt` is inside the input.
-fn real_columns(g: &Conv3dGeometry, dt: usize, p0: usize, cols: usize) -> (usize, usize) {
+pub(super) fn real_columns(g: &Conv3dGeometry, dt: usize, p0: usize, cols: usize) -> (usize, usize) {
     let [ot, oh, ow] = g.output;
     let (zlo, zhi) = valid_w(0, ot, dt, g.stride[0], g.padding[0], g.input[0]);
     let plane = oh * ow;

@@ -12,9 +12,10 @@
 
 use rayon::prelude::*;
 
-use super::conv3d::{positions, runs, tap, valid_w};
+use super::conv3d::{positions, runs, tap_run};
 use super::gemm::SendPtr;
 use super::microkernel::{tile, tile_width, MR, NR};
+use super::packed_conv::real_columns;
 use super::workspace::Scratch;
 use crate::ops::geometry::Conv3dGeometry;
 
@@ -75,22 +76,9 @@ fn col_row(g: &Conv3dGeometry, x: &[f32], k: usize, runs: &[(usize, usize, usize
     let [_, kh, kw] = g.kernel;
     let per_dt = g.in_channels * kh * kw;
     let (dt, ch, hw) = (k / per_dt, (k % per_dt) / (kh * kw), k % (kh * kw));
-    let (dh, dw) = (hw / kw, hw % kw);
-    let (sw, pw) = (g.stride[2], g.padding[2]);
     let xc = &x[ch * it * ih * iw..][..it * ih * iw];
     for &(j, zt, zh, zw0, len) in runs {
-        let dst = &mut row[j..j + len];
-        let (Some(t), Some(h)) = (tap(g, 0, zt, dt), tap(g, 1, zh, dh)) else {
-            dst.fill(0.0);
-            continue;
-        };
-        let src = &xc[(t * ih + h) * iw..][..iw];
-        let (lo, hi) = valid_w(zw0, len, dw, sw, pw, iw);
-        dst[..lo - zw0].fill(0.0);
-        dst[hi - zw0..].fill(0.0);
-        for zw in lo..hi {
-            dst[zw - zw0] = src[zw * sw + dw - pw];
-        }
+        tap_run(g, xc, [dt, hw / kw, hw % kw], (zt, zh, zw0), &mut row[j..j + len]);
     }
 }
 
@@ -100,7 +88,6 @@ pub fn weight_backward(gy: &[f32], x: &[f32], g: &Conv3dGeometry) -> Vec<f32> {
     let [kt, kh, kw] = g.kernel;
     let (plane, k) = (kh * kw, c * kt * kh * kw);
     let x_len = c * g.input.iter().product::<usize>();
-    let [_, oh, ow] = g.output;
     let all = panels(g);
     let groups = (rayon::current_num_threads() * 2).min(all.len()).max(1);
     let per_group = all.len().div_ceil(groups);
@@ -118,8 +105,7 @@ pub fn weight_backward(gy: &[f32], x: &[f32], g: &Conv3dGeometry) -> Vec<f32> {
                     pack_gy(gy_n, o, p, p0, len, b);
                     let runs = runs(g, p0, len);
                     for panel in group {
-                        let (zlo, zhi) = valid_w(0, g.output[0], panel.dt, g.stride[0], g.padding[0], g.input[0]);
-                        let (lo, hi) = ((zlo * oh * ow).max(p0), (zhi * oh * ow).min(p0 + len));
+                        let (lo, hi) = real_columns(g, panel.dt, p0, len);
                         if lo >= hi {
                             continue;
                         }
@@ -129,7 +115,7 @@ pub fn weight_backward(gy: &[f32], x: &[f32], g: &Conv3dGeometry) -> Vec<f32> {
                                 *d = v;
                             }
                         }
-                        let (depth, skip) = (hi - lo, lo - p0);
+                        let (depth, skip) = (hi - lo, lo);
                         for j in 0..o.div_ceil(NR) {
                             let cols = (o - j * NR).min(NR);
                             let width = tile_width(cols);
