@@ -75,8 +75,13 @@ pub(super) fn runs(g: &Conv3dGeometry, p0: usize, width: usize) -> Vec<(usize, u
 
 /// The range of output W positions zw (within zw0 .. zw0+len) whose tap dw lands inside the
 /// input, for stride `s` and padding `pad`: those with 0 ≤ zw·s + dw − pad < iw.
-#[inline]
+#[inline(always)]
 pub(super) fn valid_w(zw0: usize, len: usize, dw: usize, s: usize, pad: usize, iw: usize) -> (usize, usize) {
+    if s == 1 {
+        // The common case, without the divisions (this runs once per im2col run).
+        let (lo, hi) = (pad.saturating_sub(dw), (iw + pad).saturating_sub(dw));
+        return (lo.clamp(zw0, zw0 + len), hi.clamp(zw0, zw0 + len));
+    }
     // zw·s + dw ≥ pad  ⇔  zw ≥ ceil((pad − dw) / s)
     let lo = if dw >= pad { 0 } else { (pad - dw).div_ceil(s) };
     // zw·s + dw − pad ≤ iw − 1  ⇔  zw ≤ (iw − 1 + pad − dw) / s
@@ -86,6 +91,7 @@ pub(super) fn valid_w(zw0: usize, len: usize, dw: usize, s: usize, pad: usize, i
 
 /// dst = the input taps (dt, dh, dw) of the output positions (zt, zh, zw0 .. zw0 + dst.len()) of
 /// one channel xc (T, H, W): a stretch of one im2col row, zero where a tap is on the padding.
+#[inline(always)]
 pub(super) fn tap_run<T: Float>(
     g: &Conv3dGeometry,
     xc: &[T],
@@ -101,8 +107,13 @@ pub(super) fn tap_run<T: Float>(
     };
     let row = &xc[(t * ih + h) * iw..][..iw];
     let (lo, hi) = valid_w(zw0, dst.len(), dw, sw, pw, iw);
-    dst[..lo - zw0].fill(T::zero());
-    dst[hi - zw0..].fill(T::zero());
+    // Most runs touch no padding: skip the empty fills (each would be a call into memset).
+    if lo > zw0 {
+        dst[..lo - zw0].fill(T::zero());
+    }
+    if hi < zw0 + dst.len() {
+        dst[hi - zw0..].fill(T::zero());
+    }
     if sw == 1 {
         let w0 = lo + dw - pw;
         dst[lo - zw0..hi - zw0].copy_from_slice(&row[w0..w0 + (hi - lo)]);
