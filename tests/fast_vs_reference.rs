@@ -4,7 +4,7 @@
 use std::mem::MaybeUninit;
 
 use stsm_engine::backend::cpu::fast::pool3d::{self, Kernels};
-use stsm_engine::backend::cpu::fast::{packed_conv, packed_wgrad, CpuFast};
+use stsm_engine::backend::cpu::fast::{microkernel, packed_conv, packed_wgrad, CpuFast};
 use stsm_engine::backend::cpu::reference::CpuReference;
 use stsm_engine::backend::Backend;
 use stsm_engine::ops::{Conv3dGeometry, Conv3dOptions, Pool3dGeometry, Pool3dOptions};
@@ -45,7 +45,7 @@ fn assert_close(fast: &Tensor, reference: &Tensor, what: &str) {
     );
 }
 
-const CONV_CASES: [([usize; 5], [usize; 5], [usize; 3], [usize; 3]); 7] = [
+const CONV_CASES: [([usize; 5], [usize; 5], [usize; 3], [usize; 3]); 8] = [
     // (input, weight, stride, padding)
     // The packed f32 path: C·KH·KW = 360 rows per temporal tap (two K slabs each), blocks whose
     // first and last frames skip a tap, and 6 output channels (a partial 4-row tile).
@@ -58,6 +58,8 @@ const CONV_CASES: [([usize; 5], [usize; 5], [usize; 3], [usize; 3]); 7] = [
     ([3, 2, 6, 6, 6], [3, 2, 1, 1, 1], [2, 2, 2], [0, 0, 0]),
     ([1, 17, 3, 5, 5], [9, 17, 3, 3, 3], [1, 1, 1], [1, 1, 1]),
     ([2, 3, 9, 23, 21], [5, 3, 3, 3, 3], [1, 1, 1], [1, 1, 1]),
+    // The direct path with padding 2 on H and W (outputs wider than the input), none on T.
+    ([1, 2, 4, 5, 9], [7, 2, 3, 3, 3], [1, 1, 1], [0, 2, 2]),
 ];
 
 /// A deep layer at batch 1 (one block of positions, many output channels): the forward and the
@@ -186,6 +188,58 @@ fn packed_conv_kernels_match_the_reference() {
             None => assert_ne!(*stride, [1; 3], "case {case}: stride 1 must have a packed x grad"),
         }
     }
+}
+
+/// The direct f32 kernels (stride 1, shallow rows) called on every case they apply to: rows
+/// narrower than a tile, a partial last tile, channel counts that leave partial groups, T and H
+/// padding taps skipped; and 1 and 3 threads give the same bits.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn direct_conv_kernels_match_the_reference() {
+    use stsm_engine::backend::cpu::fast::direct_conv;
+    if !microkernel::has_avx2_fma() {
+        eprintln!("skipped: this CPU has no AVX2 + FMA, so the direct kernels never run");
+        return;
+    }
+    let mut applied = 0;
+    for (case, (xd, wd, stride, padding)) in CONV_CASES.iter().enumerate() {
+        let (x, w, b) = (tensor(xd, 31), tensor(wd, 32), tensor(&[wd[0]], 33));
+        let opts = Conv3dOptions {
+            stride: *stride,
+            padding: *padding,
+        };
+        let g = Conv3dGeometry::new(x.shape(), w.shape(), &opts).unwrap();
+        if !direct_conv::applies(&g) {
+            continue;
+        }
+        applied += 1;
+        let gy = tensor(&g.output_dims(), 34);
+        let slice = |t: &Tensor| t.to_vec::<f32>().unwrap();
+        let r = CpuReference;
+        let y = direct_conv::forward(&slice(&x), &slice(&w), Some(&slice(&b)), &g);
+        assert_close(
+            &Tensor::from_vec(&g.output_dims(), y).unwrap(),
+            &r.conv3d_forward(&x, &w, Some(&b), &g).unwrap(),
+            &format!("case {case} direct forward"),
+        );
+        let gw = direct_conv::weight_backward(&slice(&gy), &slice(&x), &g);
+        assert_close(
+            &Tensor::from_vec(wd, gw).unwrap(),
+            &r.conv3d_weight_backward(&gy, &x, &g).unwrap(),
+            &format!("case {case} direct w grad"),
+        );
+        let on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            pool.install(|| {
+                (
+                    direct_conv::forward(&slice(&x), &slice(&w), None, &g),
+                    direct_conv::weight_backward(&slice(&gy), &slice(&x), &g),
+                )
+            })
+        };
+        assert!(on(1) == on(3), "case {case}: direct results depend on the thread count");
+    }
+    assert!(applied >= 4, "only {applied} cases exercise the direct kernels");
 }
 
 #[test]

@@ -114,6 +114,10 @@ pub(super) fn tap_run<T: Float>(
     if hi < zw0 + dst.len() {
         dst[hi - zw0..].fill(T::zero());
     }
+    if lo == hi {
+        // The whole run is on the padding (a short run beside padding ≥ 2).
+        return;
+    }
     if sw == 1 {
         let w0 = lo + dw - pw;
         dst[lo - zw0..hi - zw0].copy_from_slice(&row[w0..w0 + (hi - lo)]);
@@ -202,7 +206,7 @@ fn blocks(g: &Conv3dGeometry) -> Vec<(usize, usize, usize)> {
 
 /// x: (N, C, T, H, W), w: (O, C, KT, KH, KW), bias: (O) -> (N, O, T', H', W').
 pub fn forward<T: FastFloat + Scratch>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Conv3dGeometry) -> Vec<T> {
-    if let Some(y) = T::packed_conv_forward(x, w, bias, g) {
+    if let Some(y) = T::simd_conv_forward(x, w, bias, g) {
         return y;
     }
     let (p, ck, o) = (positions(g), rows(g), g.out_channels);
@@ -253,7 +257,7 @@ pub fn forward<T: FastFloat + Scratch>(x: &[T], w: &[T], bias: Option<&[T]>, g: 
 
 /// gy: (N, O, T', H', W'), w: (O, C, KT, KH, KW) -> gx: (N, C, T, H, W).
 pub fn x_backward<T: FastFloat + Scratch>(gy: &[T], w: &[T], g: &Conv3dGeometry) -> Vec<T> {
-    if let Some(gx) = T::packed_conv_x_backward(gy, w, g) {
+    if let Some(gx) = T::simd_conv_x_backward(gy, w, g) {
         return gx;
     }
     let (p, o, k) = (positions(g), g.out_channels, g.kernel.iter().product::<usize>());
@@ -338,7 +342,7 @@ fn weight_grad_rows<T: FastFloat + Scratch>(
 /// with fewer (deep layers at batch 1), threads take slices of output channels instead and
 /// write their rows of gw directly.
 pub fn weight_backward<T: FastFloat + Scratch>(gy: &[T], x: &[T], g: &Conv3dGeometry) -> Vec<T> {
-    if let Some(gw) = T::packed_conv_weight_backward(gy, x, g) {
+    if let Some(gw) = T::simd_conv_weight_backward(gy, x, g) {
         return gw;
     }
     let (o, ck) = (g.out_channels, rows(g));

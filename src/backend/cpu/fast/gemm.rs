@@ -2,6 +2,8 @@
 //! work into disjoint output blocks themselves, so results never depend on scheduling.
 
 use super::microkernel::has_avx2_fma;
+#[cfg(target_arch = "x86_64")]
+use super::direct_conv;
 use super::{packed_conv, packed_wgrad};
 use crate::ops::geometry::Conv3dGeometry;
 use crate::tensor::Float;
@@ -24,18 +26,20 @@ pub trait FastFloat: Float {
         rsc: isize,
     );
 
-    /// Conv3d forward on packed panels (`packed_conv.rs`), where this type and CPU have it.
-    fn packed_conv_forward(_x: &[Self], _w: &[Self], _bias: Option<&[Self]>, _g: &Conv3dGeometry) -> Option<Vec<Self>> {
+    /// Conv3d forward on a SIMD path (`direct_conv.rs` or `packed_conv.rs`), where this type,
+    /// CPU and geometry have one.
+    fn simd_conv_forward(_x: &[Self], _w: &[Self], _bias: Option<&[Self]>, _g: &Conv3dGeometry) -> Option<Vec<Self>> {
         None
     }
 
     /// Conv3d input gradient on packed panels, where this type, CPU and geometry allow it.
-    fn packed_conv_x_backward(_gy: &[Self], _w: &[Self], _g: &Conv3dGeometry) -> Option<Vec<Self>> {
+    fn simd_conv_x_backward(_gy: &[Self], _w: &[Self], _g: &Conv3dGeometry) -> Option<Vec<Self>> {
         None
     }
 
-    /// Conv3d weight gradient on packed panels (`packed_wgrad.rs`), where this type and CPU have it.
-    fn packed_conv_weight_backward(_gy: &[Self], _x: &[Self], _g: &Conv3dGeometry) -> Option<Vec<Self>> {
+    /// Conv3d weight gradient on a SIMD path (`direct_conv.rs` or `packed_wgrad.rs`), where this
+    /// type, CPU and geometry have one.
+    fn simd_conv_weight_backward(_gy: &[Self], _x: &[Self], _g: &Conv3dGeometry) -> Option<Vec<Self>> {
         None
     }
 }
@@ -54,19 +58,33 @@ impl FastFloat for f32 {
         matrixmultiply::sgemm(m, k, n, 1.0, a.0, a.1, a.2, b.0, b.1, b.2, beta, c, rsc, 1)
     }
 
-    fn packed_conv_forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Conv3dGeometry) -> Option<Vec<f32>> {
-        (has_avx2_fma() && packed_conv::pays_off(g)).then(|| packed_conv::forward(x, w, bias, g))
+    fn simd_conv_forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Conv3dGeometry) -> Option<Vec<f32>> {
+        if !has_avx2_fma() {
+            return None;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if direct_conv::applies(g) {
+            return Some(direct_conv::forward(x, w, bias, g));
+        }
+        packed_conv::pays_off(g).then(|| packed_conv::forward(x, w, bias, g))
     }
 
-    fn packed_conv_x_backward(gy: &[f32], w: &[f32], g: &Conv3dGeometry) -> Option<Vec<f32>> {
+    fn simd_conv_x_backward(gy: &[f32], w: &[f32], g: &Conv3dGeometry) -> Option<Vec<f32>> {
         let worth = packed_conv::transposed(g).is_some_and(|t| packed_conv::pays_off(&t));
         (has_avx2_fma() && worth)
             .then(|| packed_conv::x_backward(gy, w, g))
             .flatten()
     }
 
-    fn packed_conv_weight_backward(gy: &[f32], x: &[f32], g: &Conv3dGeometry) -> Option<Vec<f32>> {
-        (has_avx2_fma() && packed_wgrad::pays_off(g)).then(|| packed_wgrad::weight_backward(gy, x, g))
+    fn simd_conv_weight_backward(gy: &[f32], x: &[f32], g: &Conv3dGeometry) -> Option<Vec<f32>> {
+        if !has_avx2_fma() {
+            return None;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if direct_conv::applies(g) {
+            return Some(direct_conv::weight_backward(gy, x, g));
+        }
+        packed_wgrad::pays_off(g).then(|| packed_wgrad::weight_backward(gy, x, g))
     }
 }
 

@@ -1,0 +1,279 @@
+//! f32 conv3d computed directly (AVX2 + FMA), for stride-1 layers with few input channels.
+//!
+//! The first layers (C3D's conv1a, 3 → 64; the tiny models' conv1 and conv2, 3 → 8 and 8 → 16)
+//! have C·KH·KW of 27 or 72 rows per temporal tap. Through im2col, every input value is copied
+//! 27 times to feed a GEMM whose tiles are too shallow to pay for loading and storing C. Here
+//! the output rows are accumulated in registers straight from the input rows, read at an offset
+//! per W tap: the input is first copied once with its W padding written out as zeros
+//! (`padded_input`), so no load needs a bounds check; taps on the T and H padding are skipped.
+//!
+//! - Forward: a tile is `OB` output channels × 16 positions of one output row (8 ymm
+//!   accumulators); per tap, 4 broadcast weights and 2 input vectors feed 8 FMAs.
+//! - Weight gradient: a task owns `WR` output channels × one input channel × one sample and
+//!   accumulates gy · (input shifted by the tap) over its positions, 9 vector sums per (dt, dh)
+//!   (one per (channel, dw)); the samples' sums are added in order at the end.
+//!
+//! Every output is summed in one fixed order (forward: bias, then (c, dt, dh, dw) ascending;
+//! weight gradient: positions in order within each lane, the lanes, then the samples), so the
+//! results do not depend on the thread count.
+
+use rayon::prelude::*;
+
+use super::conv3d::{positions, tap};
+use super::gemm::SendPtr;
+use super::microkernel::{has_avx2_fma, LANES};
+use crate::ops::geometry::Conv3dGeometry;
+
+/// Output channels per forward tile.
+const OB: usize = 4;
+/// Output positions (along W) per forward tile: two ymm vectors.
+const TILE_W: usize = 2 * LANES;
+/// Output channels per weight-gradient task: 3 channels × 3 W taps = 9 accumulators, plus 3 gy
+/// vectors and an input vector, fit the 16 ymm registers.
+const WR: usize = 3;
+/// The W kernel width this path is written for (every model's).
+const KW: usize = 3;
+
+/// Whether `g` runs here: stride 1, three W taps, and shallow rows per temporal tap, where the
+/// packed GEMM's tiles would be too shallow (see `packed_conv::pays_off`).
+pub fn applies(g: &Conv3dGeometry) -> bool {
+    g.stride == [1; 3] && g.kernel[2] == KW && g.in_channels * g.kernel[1] * g.kernel[2] < 128
+}
+
+/// x (N, C, T, H, W) with each row widened to `row` floats: `padding[2]` zeros, the row's W
+/// values, then zeros. `row` ≥ the widest read, so tiles read any W tap without bounds checks.
+fn padded_input(g: &Conv3dGeometry, x: &[f32], row: usize) -> Vec<f32> {
+    let (iw, pw) = (g.input[2], g.padding[2]);
+    debug_assert!(row >= iw + 2 * pw);
+    let mut out = vec![0f32; x.len() / iw * row];
+    out.par_chunks_mut(row)
+        .zip(x.par_chunks(iw))
+        .with_min_len(256)
+        .for_each(|(dst, src)| dst[pw..pw + iw].copy_from_slice(src));
+    out
+}
+
+/// The padded row length that covers every tile's reads: output positions rounded up to whole
+/// tiles, plus the W taps' reach.
+fn padded_row(g: &Conv3dGeometry) -> usize {
+    g.output[2].next_multiple_of(TILE_W) + KW - 1
+}
+
+/// The weights (O, C, KT, KH, KW) regrouped for the forward tiles: for each group of OB output
+/// channels and each (c, dt, dh, dw), the group's OB weights side by side (zeros past O).
+fn grouped_weights(w: &[f32], g: &Conv3dGeometry) -> Vec<f32> {
+    let o = g.out_channels;
+    let per_o = w.len() / o;
+    let mut out = vec![0f32; o.div_ceil(OB) * OB * per_o];
+    for (oi, w_o) in w.chunks(per_o).enumerate() {
+        for (k, &v) in w_o.iter().enumerate() {
+            out[((oi / OB) * per_o + k) * OB + oi % OB] = v;
+        }
+    }
+    out
+}
+
+/// x: (N, C, T, H, W), w: (O, C, KT, KH, 3), bias: (O) -> (N, O, T', H', W'), for a geometry
+/// that `applies`, on a CPU with AVX2 and FMA.
+pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Conv3dGeometry) -> Vec<f32> {
+    assert!(applies(g) && has_avx2_fma(), "direct conv3d: unsupported geometry or CPU");
+    let [ot, oh, ow] = g.output;
+    let (o, p, row) = (g.out_channels, positions(g), padded_row(g));
+    let xp = padded_input(g, x, row);
+    let wg = grouped_weights(w, g);
+    let groups = o.div_ceil(OB);
+    let (sample, group_len) = (xp.len() / g.batch, wg.len() / groups);
+    let mut y = vec![0f32; g.batch * o * p];
+    let out = SendPtr(y.as_mut_ptr());
+    // One task per (sample, channel group, output frame): disjoint outputs, enough tasks.
+    (0..g.batch * groups * ot).into_par_iter().for_each(|task| {
+        let (n, grp, zt) = (task / (groups * ot), task / ot % groups, task % ot);
+        let rows = OB.min(o - grp * OB);
+        let bias = std::array::from_fn(|r| bias.map_or(0.0, |b| b[(grp * OB + r).min(o - 1)]));
+        let (xn, wk) = (&xp[n * sample..][..sample], &wg[grp * group_len..][..group_len]);
+        for zh in 0..oh {
+            for zw0 in (0..ow).step_by(TILE_W) {
+                // Safety: this task alone writes channels grp·OB .. + rows of frame zt; the tile
+                // reads stay inside xn and wk (see `padded_row`); AVX2 + FMA are present.
+                unsafe {
+                    let dst = out.get().add((n * o + grp * OB) * p + (zt * oh + zh) * ow + zw0);
+                    avx2::forward_tile(g, xn, row, wk, bias, (zt, zh, zw0), dst, p, rows, TILE_W.min(ow - zw0));
+                }
+            }
+        }
+    });
+    y
+}
+
+/// The weight gradient gw (O, C, KT, KH, 3) of `forward`, from gy (N, O, T', H', W') and x.
+pub fn weight_backward(gy: &[f32], x: &[f32], g: &Conv3dGeometry) -> Vec<f32> {
+    assert!(applies(g) && has_avx2_fma(), "direct conv3d: unsupported geometry or CPU");
+    let (o, c, p, row) = (g.out_channels, g.in_channels, positions(g), padded_row(g));
+    let taps = g.kernel.iter().product::<usize>();
+    let xp = padded_input(g, x, row);
+    let groups = o.div_ceil(WR);
+    let sample = xp.len() / g.batch;
+    // partial[n][grp][c][tap][r]: each task's sums, added over samples in order below.
+    let mut partial = vec![0f32; g.batch * groups * c * taps * WR];
+    partial
+        .par_chunks_mut(taps * WR)
+        .enumerate()
+        .for_each(|(task, sums)| {
+            let (n, grp, ci) = (task / (groups * c), task / c % groups, task % c);
+            let rows = WR.min(o - grp * WR);
+            let gy_rows: [&[f32]; WR] = std::array::from_fn(|r| &gy[(n * o + grp * WR + r.min(rows - 1)) * p..][..p]);
+            // Safety: AVX2 + FMA are present (asserted above).
+            unsafe { avx2::weight_task(g, gy_rows, &xp[n * sample..][..sample], row, ci, sums) };
+        });
+    let mut gw = vec![0f32; o * c * taps];
+    for (oi, gw_o) in gw.chunks_mut(c * taps).enumerate() {
+        let (grp, r) = (oi / WR, oi % WR);
+        for (ci, gw_c) in gw_o.chunks_mut(taps).enumerate() {
+            for (tap, v) in gw_c.iter_mut().enumerate() {
+                *v = (0..g.batch)
+                    .map(|n| partial[(((n * groups + grp) * c + ci) * taps + tap) * WR + r])
+                    .sum();
+            }
+        }
+    }
+    gw
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::*;
+
+    use super::{tap, Conv3dGeometry, KW, LANES, OB, TILE_W, WR};
+
+    /// One forward tile: output channels 0 .. rows (≤ OB) of the weight group `wk` (taps × OB)
+    /// at output positions (zt, zh, zw0 .. zw0 + cols), cols ≤ TILE_W, written to `dst` (channel
+    /// stride `p`). `xn` is one sample's padded input with rows of `row` floats.
+    #[target_feature(enable = "avx2,fma")]
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn forward_tile(
+        g: &Conv3dGeometry,
+        xn: &[f32],
+        row: usize,
+        wk: &[f32],
+        bias: [f32; OB],
+        (zt, zh, zw0): (usize, usize, usize),
+        dst: *mut f32,
+        p: usize,
+        rows: usize,
+        cols: usize,
+    ) {
+        const NV: usize = TILE_W / LANES;
+        let [it, ih, _] = g.input;
+        let [kt, kh, _] = g.kernel;
+        let mut acc: [[__m256; NV]; OB] = std::array::from_fn(|r| [_mm256_set1_ps(bias[r]); NV]);
+        for c in 0..g.in_channels {
+            for dt in 0..kt {
+                let Some(t) = tap(g, 0, zt, dt) else { continue };
+                for dh in 0..kh {
+                    let Some(h) = tap(g, 1, zh, dh) else { continue };
+                    let src = xn[((c * it + t) * ih + h) * row + zw0..][..TILE_W + KW - 1].as_ptr();
+                    let w = wk[((c * kt + dt) * kh + dh) * KW * OB..][..KW * OB].as_ptr();
+                    for dw in 0..KW {
+                        let wv: [__m256; OB] = std::array::from_fn(|r| _mm256_broadcast_ss(&*w.add(dw * OB + r)));
+                        for v in 0..NV {
+                            let xv = _mm256_loadu_ps(src.add(dw + v * LANES));
+                            for r in 0..OB {
+                                acc[r][v] = _mm256_fmadd_ps(wv[r], xv, acc[r][v]);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if rows == OB && cols == TILE_W {
+            for (r, acc_r) in acc.iter().enumerate() {
+                for (v, &a) in acc_r.iter().enumerate() {
+                    _mm256_storeu_ps(dst.add(r * p + v * LANES), a);
+                }
+            }
+        } else {
+            let mut spill = [0f32; TILE_W];
+            for (r, acc_r) in acc.iter().enumerate().take(rows) {
+                for (v, &a) in acc_r.iter().enumerate() {
+                    _mm256_storeu_ps(spill.as_mut_ptr().add(v * LANES), a);
+                }
+                std::ptr::copy_nonoverlapping(spill.as_ptr(), dst.add(r * p), cols);
+            }
+        }
+    }
+
+    /// Lane mask of the first `n` lanes (n ≤ 8).
+    #[target_feature(enable = "avx2")]
+    unsafe fn first_lanes(n: usize) -> __m256i {
+        let lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(n as i32), lane)
+    }
+
+    /// One weight-gradient task: sums[tap·WR + r] = Σ over one sample's output positions of
+    /// gy_rows[r] · (input channel `ci` at the position's tap), for every tap (dt, dh, dw).
+    /// `xn` is the sample's padded input (rows of `row` floats).
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn weight_task(
+        g: &Conv3dGeometry,
+        gy_rows: [&[f32]; WR],
+        xn: &[f32],
+        row: usize,
+        ci: usize,
+        sums: &mut [f32],
+    ) {
+        let [ot, oh, ow] = g.output;
+        let [it, ih, _] = g.input;
+        let [kt, kh, _] = g.kernel;
+        // One set of WR × KW vector sums per (dt, dh), kept in memory between output rows.
+        let mut acc_mem = vec![[[_mm256_setzero_ps(); KW]; WR]; kt * kh];
+        let (full, tail) = (ow / LANES * LANES, ow % LANES);
+        let mask = first_lanes(tail);
+        for zt in 0..ot {
+            for zh in 0..oh {
+                let q = (zt * oh + zh) * ow;
+                let gq: [*const f32; WR] = std::array::from_fn(|r| gy_rows[r][q..q + ow].as_ptr());
+                for dt in 0..kt {
+                    let Some(t) = tap(g, 0, zt, dt) else { continue };
+                    for dh in 0..kh {
+                        let Some(h) = tap(g, 1, zh, dh) else { continue };
+                        let src = xn[((ci * it + t) * ih + h) * row..][..ow + KW - 1].as_ptr();
+                        let acc = &mut acc_mem[dt * kh + dh];
+                        let mut a = *acc;
+                        let mut zw = 0;
+                        while zw < full {
+                            let gv: [__m256; WR] = std::array::from_fn(|r| _mm256_loadu_ps(gq[r].add(zw)));
+                            for dw in 0..KW {
+                                let xv = _mm256_loadu_ps(src.add(zw + dw));
+                                for r in 0..WR {
+                                    a[r][dw] = _mm256_fmadd_ps(gv[r], xv, a[r][dw]);
+                                }
+                            }
+                            zw += LANES;
+                        }
+                        if tail > 0 {
+                            // Masked loads: lanes past the row read nothing (zero), so they add
+                            // exactly zero even where the input beyond holds inf or NaN.
+                            let gv: [__m256; WR] = std::array::from_fn(|r| _mm256_maskload_ps(gq[r].add(zw), mask));
+                            for dw in 0..KW {
+                                let xv = _mm256_maskload_ps(src.add(zw + dw), mask);
+                                for r in 0..WR {
+                                    a[r][dw] = _mm256_fmadd_ps(gv[r], xv, a[r][dw]);
+                                }
+                            }
+                        }
+                        *acc = a;
+                    }
+                }
+            }
+        }
+        let mut lanes = [0f32; LANES];
+        for (tdh, acc) in acc_mem.iter().enumerate() {
+            for (r, acc_r) in acc.iter().enumerate() {
+                for (dw, &v) in acc_r.iter().enumerate() {
+                    _mm256_storeu_ps(lanes.as_mut_ptr(), v);
+                    sums[(tdh * KW + dw) * WR + r] = lanes.iter().sum();
+                }
+            }
+        }
+    }
+}
