@@ -45,7 +45,7 @@ fn assert_close(fast: &Tensor, reference: &Tensor, what: &str) {
     );
 }
 
-const CONV_CASES: [([usize; 5], [usize; 5], [usize; 3], [usize; 3]); 8] = [
+const CONV_CASES: [([usize; 5], [usize; 5], [usize; 3], [usize; 3]); 9] = [
     // (input, weight, stride, padding)
     // The packed f32 path: C·KH·KW = 360 rows per temporal tap (two K slabs each), blocks whose
     // first and last frames skip a tap, and 6 output channels (a partial 4-row tile).
@@ -60,6 +60,9 @@ const CONV_CASES: [([usize; 5], [usize; 5], [usize; 3], [usize; 3]); 8] = [
     ([2, 3, 9, 23, 21], [5, 3, 3, 3, 3], [1, 1, 1], [1, 1, 1]),
     // The direct path with padding 2 on H and W (outputs wider than the input), none on T.
     ([1, 2, 4, 5, 9], [7, 2, 3, 3, 3], [1, 1, 1], [0, 2, 2]),
+    // The direct path for deep rows and few output channels (and its input gradient, with 10
+    // input channels, too); a full tile and a one-vector last tile per row.
+    ([2, 20, 3, 4, 19], [10, 20, 3, 3, 3], [1, 1, 1], [1, 1, 1]),
 ];
 
 /// A deep layer at batch 1 (one block of positions, many output channels): the forward and the
@@ -190,9 +193,10 @@ fn packed_conv_kernels_match_the_reference() {
     }
 }
 
-/// The direct f32 kernels (stride 1, shallow rows) called on every case they apply to: rows
-/// narrower than a tile, a partial last tile, channel counts that leave partial groups, T and H
-/// padding taps skipped; and 1 and 3 threads give the same bits.
+/// The direct f32 kernels (stride 1, shallow rows or few output channels) called on every case
+/// they apply to, forward, weight gradient and (where the flipped convolution applies) input
+/// gradient: rows narrower than a tile, a partial last tile, channel counts that leave partial
+/// groups, T and H padding taps skipped; and 1 and 3 threads give the same bits.
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn direct_conv_kernels_match_the_reference() {
@@ -201,7 +205,7 @@ fn direct_conv_kernels_match_the_reference() {
         eprintln!("skipped: this CPU has no AVX2 + FMA, so the direct kernels never run");
         return;
     }
-    let mut applied = 0;
+    let (mut applied, mut x_grads) = (0, 0);
     for (case, (xd, wd, stride, padding)) in CONV_CASES.iter().enumerate() {
         let (x, w, b) = (tensor(xd, 31), tensor(wd, 32), tensor(&[wd[0]], 33));
         let opts = Conv3dOptions {
@@ -228,6 +232,14 @@ fn direct_conv_kernels_match_the_reference() {
             &r.conv3d_weight_backward(&gy, &x, &g).unwrap(),
             &format!("case {case} direct w grad"),
         );
+        if let Some(gx) = direct_conv::x_backward(&slice(&gy), &slice(&w), &g) {
+            x_grads += 1;
+            assert_close(
+                &Tensor::from_vec(xd, gx).unwrap(),
+                &r.conv3d_x_backward(&gy, &w, &g).unwrap(),
+                &format!("case {case} direct x grad"),
+            );
+        }
         let on = |threads: usize| {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             pool.install(|| {
@@ -240,6 +252,7 @@ fn direct_conv_kernels_match_the_reference() {
         assert!(on(1) == on(3), "case {case}: direct results depend on the thread count");
     }
     assert!(applied >= 4, "only {applied} cases exercise the direct kernels");
+    assert!(x_grads >= 2, "only {x_grads} cases exercise the direct input gradient");
 }
 
 #[test]

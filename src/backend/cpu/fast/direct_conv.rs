@@ -1,4 +1,5 @@
-//! f32 conv3d computed directly (AVX2 + FMA), for stride-1 layers with few input channels.
+//! f32 conv3d computed directly (AVX2 + FMA), for stride-1 layers with few input or output
+//! channels (see `applies`).
 //!
 //! The first layers (C3D's conv1a, 3 → 64; the tiny models' conv1 and conv2, 3 → 8 and 8 → 16)
 //! have C·KH·KW of 27 or 72 rows per temporal tap. Through im2col, every input value is copied
@@ -22,6 +23,7 @@ use rayon::prelude::*;
 use super::conv3d::{positions, tap};
 use super::gemm::SendPtr;
 use super::microkernel::{has_avx2_fma, LANES};
+use super::packed_conv::{flipped_weights, transposed};
 use crate::ops::geometry::Conv3dGeometry;
 
 /// Output channels per forward tile.
@@ -34,10 +36,15 @@ const WR: usize = 3;
 /// The W kernel width this path is written for (every model's).
 const KW: usize = 3;
 
-/// Whether `g` runs here: stride 1, three W taps, and shallow rows per temporal tap, where the
-/// packed GEMM's tiles would be too shallow (see `packed_conv::pays_off`).
+/// Whether `g` runs here: stride 1, three W taps, output rows at least one vector wide, and
+/// either shallow rows per temporal tap (where the packed GEMM's tiles are too shallow; see
+/// `packed_conv::pays_off`) or few output channels. The direct tiles read the input rows once per
+/// group of OB output channels: with up to 32 channels that costs less than im2col (the tiny
+/// models' conv3–conv4 run 2–2.4× faster here), with C3D's 64–512 the packed GEMM's reuse wins
+/// (conv2a–conv4b ran 1.2–1.9× slower here).
 pub fn applies(g: &Conv3dGeometry) -> bool {
-    g.stride == [1; 3] && g.kernel[2] == KW && g.in_channels * g.kernel[1] * g.kernel[2] < 128
+    let shallow = g.in_channels * g.kernel[1] * g.kernel[2] < 128;
+    g.stride == [1; 3] && g.kernel[2] == KW && g.output[2] >= LANES && (shallow || g.out_channels <= 32)
 }
 
 /// x (N, C, T, H, W) with each row widened to `row` floats: `padding[2]` zeros, the row's W
@@ -76,7 +83,10 @@ fn grouped_weights(w: &[f32], g: &Conv3dGeometry) -> Vec<f32> {
 /// x: (N, C, T, H, W), w: (O, C, KT, KH, 3), bias: (O) -> (N, O, T', H', W'), for a geometry
 /// that `applies`, on a CPU with AVX2 and FMA.
 pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Conv3dGeometry) -> Vec<f32> {
-    assert!(applies(g) && has_avx2_fma(), "direct conv3d: unsupported geometry or CPU");
+    assert!(
+        applies(g) && has_avx2_fma(),
+        "direct conv3d: unsupported geometry or CPU"
+    );
     let [ot, oh, ow] = g.output;
     let (o, p, row) = (g.out_channels, positions(g), padded_row(g));
     let xp = padded_input(g, x, row);
@@ -97,7 +107,13 @@ pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Conv3dGeometry) -
                 // reads stay inside xn and wk (see `padded_row`); AVX2 + FMA are present.
                 unsafe {
                     let dst = out.get().add((n * o + grp * OB) * p + (zt * oh + zh) * ow + zw0);
-                    avx2::forward_tile(g, xn, row, wk, bias, (zt, zh, zw0), dst, p, rows, TILE_W.min(ow - zw0));
+                    let (at, cols) = ((zt, zh, zw0), TILE_W.min(ow - zw0));
+                    // Rows of at most 8 positions (and such last tiles) take the one-vector tile.
+                    if cols > LANES {
+                        avx2::forward_tile::<2>(g, xn, row, wk, bias, at, dst, p, rows, cols);
+                    } else {
+                        avx2::forward_tile::<1>(g, xn, row, wk, bias, at, dst, p, rows, cols);
+                    }
                 }
             }
         }
@@ -105,9 +121,20 @@ pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Conv3dGeometry) -
     y
 }
 
+/// The input gradient gx (N, C, T, H, W) of `forward` from gy (N, O, T', H', W'), as the
+/// convolution of gy with the flipped weights (`packed_conv::transposed`); None where that
+/// convolution does not run here.
+pub fn x_backward(gy: &[f32], w: &[f32], g: &Conv3dGeometry) -> Option<Vec<f32>> {
+    let t = transposed(g).filter(applies)?;
+    Some(forward(gy, &flipped_weights(w, g), None, &t))
+}
+
 /// The weight gradient gw (O, C, KT, KH, 3) of `forward`, from gy (N, O, T', H', W') and x.
 pub fn weight_backward(gy: &[f32], x: &[f32], g: &Conv3dGeometry) -> Vec<f32> {
-    assert!(applies(g) && has_avx2_fma(), "direct conv3d: unsupported geometry or CPU");
+    assert!(
+        applies(g) && has_avx2_fma(),
+        "direct conv3d: unsupported geometry or CPU"
+    );
     let (o, c, p, row) = (g.out_channels, g.in_channels, positions(g), padded_row(g));
     let taps = g.kernel.iter().product::<usize>();
     let xp = padded_input(g, x, row);
@@ -115,16 +142,13 @@ pub fn weight_backward(gy: &[f32], x: &[f32], g: &Conv3dGeometry) -> Vec<f32> {
     let sample = xp.len() / g.batch;
     // partial[n][grp][c][tap][r]: each task's sums, added over samples in order below.
     let mut partial = vec![0f32; g.batch * groups * c * taps * WR];
-    partial
-        .par_chunks_mut(taps * WR)
-        .enumerate()
-        .for_each(|(task, sums)| {
-            let (n, grp, ci) = (task / (groups * c), task / c % groups, task % c);
-            let rows = WR.min(o - grp * WR);
-            let gy_rows: [&[f32]; WR] = std::array::from_fn(|r| &gy[(n * o + grp * WR + r.min(rows - 1)) * p..][..p]);
-            // Safety: AVX2 + FMA are present (asserted above).
-            unsafe { avx2::weight_task(g, gy_rows, &xp[n * sample..][..sample], row, ci, sums) };
-        });
+    partial.par_chunks_mut(taps * WR).enumerate().for_each(|(task, sums)| {
+        let (n, grp, ci) = (task / (groups * c), task / c % groups, task % c);
+        let rows = WR.min(o - grp * WR);
+        let gy_rows: [&[f32]; WR] = std::array::from_fn(|r| &gy[(n * o + grp * WR + r.min(rows - 1)) * p..][..p]);
+        // Safety: AVX2 + FMA are present (asserted above).
+        unsafe { avx2::weight_task(g, gy_rows, &xp[n * sample..][..sample], row, ci, sums) };
+    });
     let mut gw = vec![0f32; o * c * taps];
     for (oi, gw_o) in gw.chunks_mut(c * taps).enumerate() {
         let (grp, r) = (oi / WR, oi % WR);
@@ -139,18 +163,19 @@ pub fn weight_backward(gy: &[f32], x: &[f32], g: &Conv3dGeometry) -> Vec<f32> {
     gw
 }
 
-#[cfg(target_arch = "x86_64")]
+// The register tiles index several arrays by the same lane or tap: plain index loops read best.
+#[allow(clippy::needless_range_loop)]
 mod avx2 {
     use std::arch::x86_64::*;
 
     use super::{tap, Conv3dGeometry, KW, LANES, OB, TILE_W, WR};
 
     /// One forward tile: output channels 0 .. rows (≤ OB) of the weight group `wk` (taps × OB)
-    /// at output positions (zt, zh, zw0 .. zw0 + cols), cols ≤ TILE_W, written to `dst` (channel
+    /// at output positions (zt, zh, zw0 .. zw0 + cols), cols ≤ NV·8, written to `dst` (channel
     /// stride `p`). `xn` is one sample's padded input with rows of `row` floats.
     #[target_feature(enable = "avx2,fma")]
     #[allow(clippy::too_many_arguments)]
-    pub unsafe fn forward_tile(
+    pub unsafe fn forward_tile<const NV: usize>(
         g: &Conv3dGeometry,
         xn: &[f32],
         row: usize,
@@ -162,7 +187,6 @@ mod avx2 {
         rows: usize,
         cols: usize,
     ) {
-        const NV: usize = TILE_W / LANES;
         let [it, ih, _] = g.input;
         let [kt, kh, _] = g.kernel;
         let mut acc: [[__m256; NV]; OB] = std::array::from_fn(|r| [_mm256_set1_ps(bias[r]); NV]);
@@ -171,7 +195,7 @@ mod avx2 {
                 let Some(t) = tap(g, 0, zt, dt) else { continue };
                 for dh in 0..kh {
                     let Some(h) = tap(g, 1, zh, dh) else { continue };
-                    let src = xn[((c * it + t) * ih + h) * row + zw0..][..TILE_W + KW - 1].as_ptr();
+                    let src = xn[((c * it + t) * ih + h) * row + zw0..][..NV * LANES + KW - 1].as_ptr();
                     let w = wk[((c * kt + dt) * kh + dh) * KW * OB..][..KW * OB].as_ptr();
                     for dw in 0..KW {
                         let wv: [__m256; OB] = std::array::from_fn(|r| _mm256_broadcast_ss(&*w.add(dw * OB + r)));
@@ -185,7 +209,7 @@ mod avx2 {
                 }
             }
         }
-        if rows == OB && cols == TILE_W {
+        if rows == OB && cols == NV * LANES {
             for (r, acc_r) in acc.iter().enumerate() {
                 for (v, &a) in acc_r.iter().enumerate() {
                     _mm256_storeu_ps(dst.add(r * p + v * LANES), a);

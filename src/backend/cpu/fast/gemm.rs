@@ -1,9 +1,9 @@
 //! The one place the fast CPU path calls a GEMM. Single-threaded per call: callers split the
 //! work into disjoint output blocks themselves, so results never depend on scheduling.
 
-use super::microkernel::has_avx2_fma;
 #[cfg(target_arch = "x86_64")]
 use super::direct_conv;
+use super::microkernel::has_avx2_fma;
 use super::{packed_conv, packed_wgrad};
 use crate::ops::geometry::Conv3dGeometry;
 use crate::tensor::Float;
@@ -32,7 +32,8 @@ pub trait FastFloat: Float {
         None
     }
 
-    /// Conv3d input gradient on packed panels, where this type, CPU and geometry allow it.
+    /// Conv3d input gradient on a SIMD path (the convolution of gy with the flipped weights, on
+    /// `direct_conv.rs` or `packed_conv.rs`), where this type, CPU and geometry have one.
     fn simd_conv_x_backward(_gy: &[Self], _w: &[Self], _g: &Conv3dGeometry) -> Option<Vec<Self>> {
         None
     }
@@ -70,6 +71,12 @@ impl FastFloat for f32 {
     }
 
     fn simd_conv_x_backward(gy: &[f32], w: &[f32], g: &Conv3dGeometry) -> Option<Vec<f32>> {
+        #[cfg(target_arch = "x86_64")]
+        if has_avx2_fma() {
+            if let Some(gx) = direct_conv::x_backward(gy, w, g) {
+                return Some(gx);
+            }
+        }
         let worth = packed_conv::transposed(g).is_some_and(|t| packed_conv::pays_off(&t));
         (has_avx2_fma() && worth)
             .then(|| packed_conv::x_backward(gy, w, g))

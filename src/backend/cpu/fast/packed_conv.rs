@@ -317,6 +317,22 @@ pub fn transposed(g: &Conv3dGeometry) -> Option<Conv3dGeometry> {
     })
 }
 
+/// The weights of `transposed(g)`: w (O, C, KT, KH, KW) flipped on every axis, as (C, O, KT, KH,
+/// KW); w[oi, ci, tap] goes to [ci, oi, mirrored tap]. One small transpose (C3D's conv5:
+/// 512 × 27 × 512 floats).
+pub fn flipped_weights(w: &[f32], g: &Conv3dGeometry) -> Vec<f32> {
+    let (c, o, taps) = (g.in_channels, g.out_channels, g.kernel.iter().product::<usize>());
+    let mut flipped = vec![0f32; w.len()];
+    for (oi, w_o) in w.chunks(c * taps).enumerate() {
+        for (ci, row) in w_o.chunks(taps).enumerate() {
+            for (tap, &v) in row.iter().enumerate() {
+                flipped[(ci * o + oi) * taps + taps - 1 - tap] = v;
+            }
+        }
+    }
+    flipped
+}
+
 /// x: (N, C, T, H, W), w: (O, C, KT, KH, KW), bias: (O) -> (N, O, T', H', W').
 pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Conv3dGeometry) -> Vec<f32> {
     let (c, taps) = (g.in_channels, g.kernel.iter().product::<usize>());
@@ -338,16 +354,7 @@ pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Conv3dGeometry) -
 pub fn x_backward(gy: &[f32], w: &[f32], g: &Conv3dGeometry) -> Option<Vec<f32>> {
     let transposed = transposed(g)?;
     let (c, o, taps) = (g.in_channels, g.out_channels, g.kernel.iter().product::<usize>());
-    // A's row ci in weight order, (oi, tap) -> w[oi, ci, mirrored tap]: one small transpose
-    // (C3D's conv5: 512 × 27 × 512 floats).
-    let mut flipped = vec![0f32; w.len()];
-    for (oi, w_o) in w.chunks(c * taps).enumerate() {
-        for (ci, row) in w_o.chunks(taps).enumerate() {
-            for (tap, &v) in row.iter().enumerate() {
-                flipped[(ci * o + oi) * taps + taps - 1 - tap] = v;
-            }
-        }
-    }
+    let flipped = flipped_weights(w, g);
     Some(with_packed_a(|a| {
         pack_a(
             c,
