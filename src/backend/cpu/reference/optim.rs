@@ -5,6 +5,15 @@ use crate::tensor::Float;
 
 /// Returns (new parameter, new momentum buffer); see `crate::optim::sgd` for the rule.
 pub fn sgd_step<T: Float>(p: &[T], g: &[T], buf: Option<&[T]>, h: &SgdStep) -> (Vec<T>, Vec<T>) {
+    let mut new_p = vec![T::zero(); p.len()];
+    let mut new_buf = vec![T::zero(); p.len()];
+    sgd_step_into(p, g, buf, h, &mut new_p, &mut new_buf);
+    (new_p, new_buf)
+}
+
+/// `sgd_step` into given outputs (all slices of one length). Each element's update reads that
+/// element alone, so any split of the slices gives the same bits (the fast backend's threads).
+pub fn sgd_step_into<T: Float>(p: &[T], g: &[T], buf: Option<&[T]>, h: &SgdStep, new_p: &mut [T], new_buf: &mut [T]) {
     let f = T::from_f64_lossy;
     let (lr, wd, mu, damp, scale) = (
         f(h.lr),
@@ -13,8 +22,6 @@ pub fn sgd_step<T: Float>(p: &[T], g: &[T], buf: Option<&[T]>, h: &SgdStep) -> (
         f(h.dampening),
         f(h.grad_scale),
     );
-    let mut new_p = Vec::with_capacity(p.len());
-    let mut new_buf = Vec::with_capacity(p.len());
     for i in 0..p.len() {
         let d = g[i] * scale + wd * p[i];
         let b = match buf {
@@ -28,8 +35,7 @@ pub fn sgd_step<T: Float>(p: &[T], g: &[T], buf: Option<&[T]>, h: &SgdStep) -> (
         } else {
             b
         };
-        new_p.push(p[i] - lr * step);
-        new_buf.push(b);
+        new_p[i] = p[i] - lr * step;
+        new_buf[i] = b;
     }
-    (new_p, new_buf)
 }
