@@ -1,5 +1,6 @@
-//! The one place the fast CPU path calls a GEMM. Single-threaded per call: callers split the
-//! work into disjoint output blocks themselves, so results never depend on scheduling.
+//! The one place the fast CPU path calls a GEMM, and where each float type picks its SIMD
+//! convolution paths. `gemm_raw` is single-threaded per call: callers split the work into
+//! disjoint output blocks themselves, so results never depend on scheduling.
 
 #[cfg(target_arch = "x86_64")]
 use super::direct_conv;
