@@ -12,6 +12,7 @@ pub mod gemm;
 pub mod microkernel;
 pub mod packed_conv;
 pub mod packed_wgrad;
+pub mod padded_panels;
 pub mod pool3d;
 pub mod temporal;
 pub mod workspace;

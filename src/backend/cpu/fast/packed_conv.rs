@@ -11,6 +11,9 @@
 //! - The weights are packed once per call into the micro-kernel's A panels and shared by every
 //!   thread; the im2col writes B panels directly, so nothing is copied twice.
 //! - `microkernel::tile` (AVX2 + FMA, 6 × 16) does the multiply.
+//! - Stride-1 convolutions with output rows of at least 8 (all of C3D's) read their B panels
+//!   from a zero-padded copy of the input with vector loads (`padded_panels.rs`); the others
+//!   copy im2col runs (`tap_run`), which cost a call per run of one output row.
 //!
 //! The input gradient of a stride-1 convolution is itself a convolution (of gy with the
 //! weights flipped on every axis and in/out channels swapped, padding K − 1 − p), so it runs
@@ -19,11 +22,15 @@
 //! Every output element is summed in one fixed order (slabs in K order, k ascending within a
 //! slab), whatever the blocking and thread count: runs are reproducible bit for bit.
 
+use std::cell::RefCell;
+use std::thread::LocalKey;
+
 use rayon::prelude::*;
 
 use super::conv3d::{positions, runs, tap_run, valid_w};
 use super::gemm::SendPtr;
 use super::microkernel::{tile, tile_width, LANES, MR, NR};
+use super::padded_panels::{self, VectorSource};
 use super::workspace::Scratch;
 use crate::ops::geometry::Conv3dGeometry;
 
@@ -72,8 +79,9 @@ fn slabs(g: &Conv3dGeometry) -> Vec<Slab> {
 /// KH, KW).
 ///
 /// Panels are packed in parallel, each from its MR rows of the weights (C3D's conv5: six rows are
-/// 330 KB, inside L2), into `out`, a buffer kept across calls: C3D's conv5 packs 28 MB per call,
-/// and fresh memory cost more page faults than the multiply took.
+/// 330 KB, inside L2), k after k so the writes are contiguous, into `out`, a buffer kept across
+/// calls: C3D's conv5 packs 28 MB per call, and fresh memory cost more page faults than the
+/// multiply took. Every float of `out` is written, so a buffer of the right size is not cleared.
 fn pack_a<'w>(
     m: usize,
     g: &Conv3dGeometry,
@@ -84,29 +92,30 @@ fn pack_a<'w>(
     let mp = m.div_ceil(MR) * MR;
     let k = slabs.last().map_or(0, |s| s.k1);
     let (taps, plane) = (g.kernel.iter().product::<usize>(), g.kernel[1] * g.kernel[2]);
-    out.clear();
-    out.resize(mp * k, 0.0);
+    if out.len() != mp * k {
+        out.clear();
+        out.resize(mp * k, 0.0);
+    }
     let dst = SendPtr(out.as_mut_ptr());
     (0..mp / MR).into_par_iter().for_each(|panel| {
-        for r in 0..MR.min(m - panel * MR) {
-            let w = row(panel * MR + r);
-            for s in slabs {
-                let depth = s.depth();
-                // Safety: panel `panel` of slab `s` is written by this task alone.
-                let out = unsafe {
-                    std::slice::from_raw_parts_mut(dst.get().add(mp * s.k0 + panel * MR * depth), MR * depth)
-                };
-                // k = (dt·C + ch)·plane + hw reads w[ch·taps + dt·plane + hw]: runs of one plane.
-                let mut k = s.k0;
-                while k < s.k1 {
-                    let (ch, hw) = ((k / plane) % g.in_channels, k % plane);
-                    let run = (plane - hw).min(s.k1 - k);
-                    let src = &w[ch * taps + s.dt * plane + hw..][..run];
-                    for (d, &v) in out[(k - s.k0) * MR + r..].iter_mut().step_by(MR).zip(src) {
-                        *d = v;
+        let rows: Vec<&[f32]> = (panel * MR..m.min((panel + 1) * MR)).map(&row).collect();
+        for s in slabs {
+            let depth = s.depth();
+            // Safety: panel `panel` of slab `s` is written by this task alone.
+            let out =
+                unsafe { std::slice::from_raw_parts_mut(dst.get().add(mp * s.k0 + panel * MR * depth), MR * depth) };
+            // k = (dt·C + ch)·plane + hw reads w[ch·taps + dt·plane + hw]: runs of one plane.
+            let mut k = s.k0;
+            while k < s.k1 {
+                let (ch, hw) = ((k / plane) % g.in_channels, k % plane);
+                let run = (plane - hw).min(s.k1 - k);
+                let src = ch * taps + s.dt * plane + hw;
+                for (i, col) in out[(k - s.k0) * MR..][..run * MR].chunks_exact_mut(MR).enumerate() {
+                    for (r, d) in col.iter_mut().enumerate() {
+                        *d = rows.get(r).map_or(0.0, |w| w[src + i]);
                     }
-                    k += run;
                 }
+                k += run;
             }
         }
     });
@@ -114,13 +123,15 @@ fn pack_a<'w>(
 
 thread_local! {
     /// The packed weights of the last call on this thread, reused as the next call's buffer.
-    static PACKED_A: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    static PACKED_A: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+    /// The padded input of the last call on this thread, likewise.
+    static PADDED_X: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Runs `f` with this thread's packed-weights buffer (a fresh one if it is in use: a
-/// convolution called from inside another's parallel tasks).
-fn with_packed_a<R>(f: impl FnOnce(&mut Vec<f32>) -> R) -> R {
-    PACKED_A.with(|cell| match cell.try_borrow_mut() {
+/// Runs `f` with this thread's buffer `kept` (a fresh one if it is in use: a convolution called
+/// from inside another's parallel tasks).
+fn with_kept<R>(kept: &'static LocalKey<RefCell<Vec<f32>>>, f: impl FnOnce(&mut Vec<f32>) -> R) -> R {
+    kept.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buf) => f(&mut buf),
         Err(_) => f(&mut Vec::new()),
     })
@@ -161,6 +172,73 @@ fn panel_runs(g: &Conv3dGeometry, p0: usize, width: usize) -> Vec<Run> {
 fn panel_shape(cols: usize, j: usize) -> (usize, usize) {
     let valid = (cols - j * NR).min(NR);
     (valid, tile_width(valid))
+}
+
+/// Where the B panels of a call come from.
+enum Im2col<'a> {
+    /// Runs of output rows copied from the input x (N, C, T, H, W) by `tap_run`.
+    Runs(&'a [f32]),
+    /// Vector loads from the zero-padded input, with each slab's tap offsets.
+    Padded(&'a [f32], Vec<Vec<usize>>),
+}
+
+/// One block's B panel addressing, worked out once per block.
+enum BlockPlan {
+    Runs(Vec<Run>),
+    Vectors(Vec<VectorSource>),
+}
+
+impl Im2col<'_> {
+    fn plan(&self, g: &Conv3dGeometry, p0: usize, cols: usize) -> BlockPlan {
+        match self {
+            Im2col::Runs(_) => BlockPlan::Runs(panel_runs(g, p0, cols)),
+            Im2col::Padded(..) => BlockPlan::Vectors(padded_panels::block_sources(g, p0, cols)),
+        }
+    }
+
+    /// Writes B panels `panels` of slab `s` (of `slabs(g)`) for sample n's block planned as
+    /// `plan`, of `cols` columns.
+    #[allow(clippy::too_many_arguments)]
+    fn pack(
+        &self,
+        g: &Conv3dGeometry,
+        plan: &BlockPlan,
+        n: usize,
+        (s, slab): (usize, Slab),
+        cols: usize,
+        panels: (usize, usize),
+        b: &mut [f32],
+    ) {
+        match (self, plan) {
+            (Im2col::Runs(x), BlockPlan::Runs(runs)) => {
+                let x_len = g.in_channels * g.input.iter().product::<usize>();
+                pack_b(g, &x[n * x_len..(n + 1) * x_len], slab, runs, cols, panels, b)
+            }
+            (Im2col::Padded(xp, taps), BlockPlan::Vectors(sources)) => {
+                let sample = &xp[n * padded_panels::sample_len(g)..];
+                debug_assert!(panels.1 * NR * slab.depth() <= b.len());
+                // Safety: `xp` is `pad_input`'s copy (the samples and their slack) and `b` holds
+                // the block's panels.
+                unsafe { padded_panels::fill(sample.as_ptr(), &taps[s], sources, cols, panels, b.as_mut_ptr()) }
+            }
+            _ => unreachable!("a block is planned by the im2col that packs it"),
+        }
+    }
+}
+
+/// Runs `f` with the B panel source for convolving x (N, C, T, H, W) by `g`.
+fn with_im2col<R>(g: &Conv3dGeometry, x: &[f32], f: impl FnOnce(&Im2col) -> R) -> R {
+    if !padded_panels::applies(g) {
+        return f(&Im2col::Runs(x));
+    }
+    with_kept(&PADDED_X, |xp| {
+        padded_panels::pad_input(g, x, xp);
+        let taps = slabs(g)
+            .iter()
+            .map(|s| padded_panels::tap_offsets(g, s.k0, s.k1))
+            .collect();
+        f(&Im2col::Padded(xp, taps))
+    })
 }
 
 /// Writes B panels `panels` of `slab` for one block: panel j (at j·NR·depth in `b`) holds, for
@@ -208,12 +286,11 @@ pub(super) fn real_columns(g: &Conv3dGeometry, dt: usize, p0: usize, cols: usize
     }
 }
 
-/// y (N, M, T', H', W') = the convolution of x (N, C, T, H, W) whose weights are `a`, packed by
-/// `pack_a` over `slabs(g)`, plus `bias` (M).
-fn convolve(g: &Conv3dGeometry, x: &[f32], a: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
+/// y (N, M, T', H', W') = the convolution of the input `im2col` reads, whose weights are `a`,
+/// packed by `pack_a` over `slabs(g)`, plus `bias` (M).
+fn convolve(g: &Conv3dGeometry, im2col: &Im2col, a: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
     let (p, m) = (positions(g), g.out_channels);
     let mp = m.div_ceil(MR) * MR;
-    let x_len = g.in_channels * g.input.iter().product::<usize>();
     let slabs = slabs(g);
     let max_depth = slabs.iter().map(Slab::depth).max().unwrap_or(0);
     let width = p.div_ceil(p.div_ceil(NC)).next_multiple_of(LANES).min(p);
@@ -249,16 +326,15 @@ fn convolve(g: &Conv3dGeometry, x: &[f32], a: &[f32], bias: Option<&[f32]>) -> V
                 dst.fill(bias[row]);
             }
         }
-        let runs = panel_runs(g, p0, cols);
-        let xn = &x[n * x_len..(n + 1) * x_len];
+        let plan = im2col.plan(g, p0, cols);
         f32::with_scratch(max_depth * cols.div_ceil(NR) * NR, |b| {
-            for &slab in &slabs {
+            for (s, &slab) in slabs.iter().enumerate() {
                 let (lo, hi) = real_columns(g, slab.dt, p0, cols);
                 if lo == hi {
                     continue;
                 }
                 let panels = (lo / NR, hi.div_ceil(NR));
-                pack_b(g, xn, slab, &runs, cols, panels, b);
+                im2col.pack(g, &plan, n, (s, slab), cols, panels, b);
                 let depth = slab.depth();
                 for c0 in (i0..i1).step_by(MC / MR) {
                     for j in panels.0..panels.1 {
@@ -336,7 +412,7 @@ pub fn flipped_weights(w: &[f32], g: &Conv3dGeometry) -> Vec<f32> {
 /// x: (N, C, T, H, W), w: (O, C, KT, KH, KW), bias: (O) -> (N, O, T', H', W').
 pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Conv3dGeometry) -> Vec<f32> {
     let (c, taps) = (g.in_channels, g.kernel.iter().product::<usize>());
-    with_packed_a(|a| {
+    with_kept(&PACKED_A, |a| {
         pack_a(
             g.out_channels,
             g,
@@ -344,7 +420,7 @@ pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Conv3dGeometry) -
             |o| &w[o * c * taps..(o + 1) * c * taps],
             a,
         );
-        convolve(g, x, a, bias)
+        with_im2col(g, x, |im2col| convolve(g, im2col, a, bias))
     })
 }
 
@@ -355,7 +431,7 @@ pub fn x_backward(gy: &[f32], w: &[f32], g: &Conv3dGeometry) -> Option<Vec<f32>>
     let transposed = transposed(g)?;
     let (c, o, taps) = (g.in_channels, g.out_channels, g.kernel.iter().product::<usize>());
     let flipped = flipped_weights(w, g);
-    Some(with_packed_a(|a| {
+    Some(with_kept(&PACKED_A, |a| {
         pack_a(
             c,
             &transposed,
@@ -363,6 +439,6 @@ pub fn x_backward(gy: &[f32], w: &[f32], g: &Conv3dGeometry) -> Option<Vec<f32>>
             |ci| &flipped[ci * o * taps..(ci + 1) * o * taps],
             a,
         );
-        convolve(&transposed, gy, a, None)
+        with_im2col(&transposed, gy, |im2col| convolve(&transposed, im2col, a, None))
     }))
 }
