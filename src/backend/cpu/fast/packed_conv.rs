@@ -399,13 +399,15 @@ pub fn transposed(g: &Conv3dGeometry) -> Option<Conv3dGeometry> {
 pub fn flipped_weights(w: &[f32], g: &Conv3dGeometry) -> Vec<f32> {
     let (c, o, taps) = (g.in_channels, g.out_channels, g.kernel.iter().product::<usize>());
     let mut flipped = vec![0f32; w.len()];
-    for (oi, w_o) in w.chunks(c * taps).enumerate() {
-        for (ci, row) in w_o.chunks(taps).enumerate() {
-            for (tap, &v) in row.iter().enumerate() {
-                flipped[(ci * o + oi) * taps + taps - 1 - tap] = v;
+    // One task per input channel: it gathers that channel's row of every output channel.
+    flipped.par_chunks_mut(o * taps).enumerate().for_each(|(ci, dst)| {
+        for (oi, row) in dst.chunks_mut(taps).enumerate() {
+            let src = &w[(oi * c + ci) * taps..][..taps];
+            for (d, &v) in row.iter_mut().zip(src.iter().rev()) {
+                *d = v;
             }
         }
-    }
+    });
     flipped
 }
 

@@ -141,16 +141,20 @@ pub fn weight_backward(gy: &[f32], x: &[f32], g: &Conv3dGeometry) -> Vec<f32> {
             }
         })
     });
-    // gw[oi, ch, dt, hw] = gwᵀ[(dt·C + ch)·plane + hw, oi].
+    // gw[oi, ch, dt, hw] = gwᵀ[(dt·C + ch)·plane + hw, oi], in parallel over groups of output
+    // channels: each reads `OB` adjacent floats of every row of gwᵀ (a row is O floats apart).
+    const OB: usize = 16;
     let mut gw = vec![0f32; o * k];
-    for (oi, gw_o) in gw.chunks_mut(k).enumerate() {
-        for (ch, gw_c) in gw_o.chunks_mut(kt * plane).enumerate() {
-            for dt in 0..kt {
-                for hw in 0..plane {
-                    gw_c[dt * plane + hw] = gwt[((dt * c + ch) * plane + hw) * o + oi];
-                }
+    gw.par_chunks_mut(OB * k).enumerate().for_each(|(b, gw_b)| {
+        let o0 = b * OB;
+        for (row, src) in gwt.chunks_exact(o).enumerate() {
+            let (dtc, hw) = (row / plane, row % plane);
+            let (dt, ch) = (dtc / c, dtc % c);
+            let at = (ch * kt + dt) * plane + hw;
+            for (i, &v) in src[o0..].iter().take(gw_b.len() / k).enumerate() {
+                gw_b[i * k + at] = v;
             }
         }
-    }
+    });
     gw
 }
