@@ -4,8 +4,8 @@
 //! In the padded input xp (C, T + 2pt, H + 2ph, W + 2pw), tap (c, dt, dh, dw) of output position
 //! (zt, zh, zw) is at `tap_offset(c, dt, dh, dw) + base(zt, zh, zw)`, both sums of strides: the
 //! padding is read as the zeros it holds, and 8 consecutive positions of one output row are 8
-//! consecutive floats. With output rows of at least 8, a vector of 8 positions spans at most two
-//! rows, so it is a blend of two unaligned loads whose offsets and mask depend on the panel
+//! consecutive floats. With output rows of at least 7, a vector of 8 positions spans at most two
+//! rows (C3D's conv5 has rows of 7), so it is a blend of two unaligned loads whose offsets and mask depend on the panel
 //! alone: they are worked out once per block, and each k of a slab costs one table lookup.
 //!
 //! The panels hold exactly what `tap_run`'s im2col writes (the input's values, zero on the
@@ -25,9 +25,9 @@ fn padded_extents(g: &Conv3dGeometry) -> [usize; 3] {
 }
 
 /// Whether `g` can take its B panels from a padded input: stride 1 everywhere and output rows of
-/// at least one vector.
+/// at least LANES − 1, so that the lanes past a vector's first row all fit in the next row.
 pub fn applies(g: &Conv3dGeometry) -> bool {
-    g.stride == [1; 3] && g.output[2] >= LANES
+    g.stride == [1; 3] && g.output[2] + 1 >= LANES
 }
 
 /// Copies x (N, C, T, H, W) into `xp` as (N, C, T + 2pt, H + 2ph, W + 2pw) with zeros on the
@@ -244,48 +244,60 @@ mod tests {
 
     /// Panels filled from a small padded input (both the dispatched and the lane-by-lane
     /// fill) hold, for every tap of every block column, the input value indexed directly, or
-    /// zero on the padding.
+    /// zero on the padding; output rows of 11 and of 7, the shortest `applies` takes.
     #[test]
     fn panels_hold_every_tap() {
-        let g = geometry([2, 3, 4, 9, 11], [1, 2, 1]);
-        let x: Vec<f32> = (0..g.batch * g.in_channels * 4 * 9 * 11)
-            .map(|i| i as f32 + 1.0)
-            .collect();
-        let mut xp = Vec::new();
-        pad_input(&g, &x, &mut xp);
-        let [ot, oh, ow] = g.output;
-        let p = ot * oh * ow;
-        let (k0, k1) = (5, g.in_channels * 27 - 3);
-        let taps = tap_offsets(&g, k0, k1);
-        let depth = k1 - k0;
-        for n in 0..g.batch {
-            let sample = xp[n * sample_len(&g)..].as_ptr();
-            for (p0, cols) in [(0, p), (13, 21), (p - 9, 9)] {
-                let sources = block_sources(&g, p0, cols);
-                let panels = cols.div_ceil(NR);
-                let mut fast = vec![f32::NAN; panels * NR * depth];
-                let mut plain = fast.clone();
-                unsafe {
-                    fill(sample, &taps, &sources, cols, (0, panels), fast.as_mut_ptr());
-                    fill_portable(sample, &taps, &sources, cols, (0, panels), plain.as_mut_ptr());
-                }
-                for col in 0..cols {
-                    let (j, q) = (col / NR, col % NR);
-                    let width = tile_width((cols - j * NR).min(NR));
-                    let pos = p0 + col;
-                    let (zt, zh, zw) = (pos / (oh * ow), (pos / ow) % oh, pos % ow);
-                    for kk in 0..depth {
-                        let k = k0 + kk;
-                        let (dt, ch, dh, dw) = (k / 9 / 3, k / 9 % 3, k % 9 / 3, k % 3);
-                        let (t, h, w) = (zt + dt, zh + dh, zw + dw);
-                        let want = if (1..5).contains(&t) && (2..11).contains(&h) && (1..12).contains(&w) {
-                            x[(((n * 3 + ch) * 4 + t - 1) * 9 + h - 2) * 11 + w - 1]
-                        } else {
-                            0.0
-                        };
-                        let at = j * NR * depth + kk * width + q;
-                        assert_eq!(fast[at], want, "n {n} block {p0} position {pos} tap {k}");
-                        assert_eq!(plain[at], want, "portable: n {n} block {p0} position {pos} tap {k}");
+        for (input, padding) in [([2, 3, 4, 9, 11], [1, 2, 1]), ([2, 3, 2, 7, 7], [1, 1, 1])] {
+            let g = geometry(input, padding);
+            assert!(applies(&g));
+            let [it, ih, iw] = g.input;
+            let x: Vec<f32> = (0..g.batch * g.in_channels * it * ih * iw)
+                .map(|i| i as f32 + 1.0)
+                .collect();
+            let mut xp = Vec::new();
+            pad_input(&g, &x, &mut xp);
+            let [ot, oh, ow] = g.output;
+            let p = ot * oh * ow;
+            let (k0, k1) = (5, g.in_channels * 27 - 3);
+            let taps = tap_offsets(&g, k0, k1);
+            let depth = k1 - k0;
+            for n in 0..g.batch {
+                let sample = xp[n * sample_len(&g)..].as_ptr();
+                for (p0, cols) in [(0, p), (13, 21), (p - 9, 9)] {
+                    let sources = block_sources(&g, p0, cols);
+                    let panels = cols.div_ceil(NR);
+                    let mut fast = vec![f32::NAN; panels * NR * depth];
+                    let mut plain = fast.clone();
+                    unsafe {
+                        fill(sample, &taps, &sources, cols, (0, panels), fast.as_mut_ptr());
+                        fill_portable(sample, &taps, &sources, cols, (0, panels), plain.as_mut_ptr());
+                    }
+                    for col in 0..cols {
+                        let (j, q) = (col / NR, col % NR);
+                        let width = tile_width((cols - j * NR).min(NR));
+                        let pos = p0 + col;
+                        let (zt, zh, zw) = (pos / (oh * ow), (pos / ow) % oh, pos % ow);
+                        for kk in 0..depth {
+                            let k = k0 + kk;
+                            let (dt, ch, dh, dw) = (k / 9 / 3, k / 9 % 3, k % 9 / 3, k % 3);
+                            // Input coordinates, still shifted by the padding.
+                            let (t, h, w) = (zt + dt, zh + dh, zw + dw);
+                            let inside = (padding[0]..padding[0] + it).contains(&t)
+                                && (padding[1]..padding[1] + ih).contains(&h)
+                                && (padding[2]..padding[2] + iw).contains(&w);
+                            let want = if inside {
+                                let (t, h, w) = (t - padding[0], h - padding[1], w - padding[2]);
+                                x[(((n * g.in_channels + ch) * it + t) * ih + h) * iw + w]
+                            } else {
+                                0.0
+                            };
+                            let at = j * NR * depth + kk * width + q;
+                            assert_eq!(fast[at], want, "{input:?} n {n} block {p0} position {pos} tap {k}");
+                            assert_eq!(
+                                plain[at], want,
+                                "portable {input:?}: n {n} block {p0} position {pos} tap {k}"
+                            );
+                        }
                     }
                 }
             }
