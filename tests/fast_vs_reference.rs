@@ -45,7 +45,7 @@ fn assert_close(fast: &Tensor, reference: &Tensor, what: &str) {
     );
 }
 
-const CONV_CASES: [([usize; 5], [usize; 5], [usize; 3], [usize; 3]); 9] = [
+const CONV_CASES: [([usize; 5], [usize; 5], [usize; 3], [usize; 3]); 10] = [
     // (input, weight, stride, padding)
     // The packed f32 path: C·KH·KW = 360 rows per temporal tap (two K slabs each), blocks whose
     // first and last frames skip a tap, and 6 output channels (a partial 4-row tile).
@@ -57,6 +57,9 @@ const CONV_CASES: [([usize; 5], [usize; 5], [usize; 3], [usize; 3]); 9] = [
     ([1, 5, 4, 9, 11], [7, 5, 2, 3, 1], [1, 2, 3], [1, 0, 2]),
     ([3, 2, 6, 6, 6], [3, 2, 1, 1, 1], [2, 2, 2], [0, 0, 0]),
     ([1, 17, 3, 5, 5], [9, 17, 3, 3, 3], [1, 1, 1], [1, 1, 1]),
+    // C3D's conv5 in small: output rows of 7, the shortest the padded-input B panels take (their
+    // vectors cross rows and frames).
+    ([2, 24, 2, 7, 7], [10, 24, 3, 3, 3], [1, 1, 1], [1, 1, 1]),
     ([2, 3, 9, 23, 21], [5, 3, 3, 3, 3], [1, 1, 1], [1, 1, 1]),
     // The direct path with padding 2 on H and W (outputs wider than the input), none on T.
     ([1, 2, 4, 5, 9], [7, 2, 3, 3, 3], [1, 1, 1], [0, 2, 2]),
