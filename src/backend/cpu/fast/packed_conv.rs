@@ -1,12 +1,12 @@
 //! f32 conv3d as a GEMM on packed panels, skipping the taps that fall on the temporal padding.
 //!
 //! Per sample, y (O × P) = W (O × K) · col (K × P), P = T'·H'·W', K = C·KT·KH·KW, as in
-//! `conv3d.rs`, with three differences that matter for speed:
+//! `conv3d.rs`, with these differences that matter for speed:
 //! - K is ordered time-tap-major, k = (dt·C + c)·KH·KW + dh·KW + dw, so the rows of one
 //!   temporal tap dt are contiguous (and the weights' own (c, dt) rows of KH·KW taps stay
-//!   runs). Positions are ordered (t, h, w), so the positions whose tap dt lands on the temporal
-//!   padding are a prefix or a suffix of every block: each K slab (one dt) only visits the
-//!   block's columns where its tap is real. At T' = 2 (C3D's conv5) that is a third
+//!   runs). The blocks of output positions (B columns) are made of whole output frames that
+//!   share their real temporal taps, from one sample or several (`blocks`), so a K slab (one
+//!   dt) on the padding is skipped for a whole block. At T' = 2 (C3D's conv5) that is a third
 //!   of the work; oneDNN skips it too.
 //! - The weights are packed once per call into the micro-kernel's A panels and shared by every
 //!   thread; the im2col writes B panels directly, so nothing is copied twice.
@@ -27,7 +27,7 @@ use std::thread::LocalKey;
 
 use rayon::prelude::*;
 
-use super::conv3d::{positions, runs, tap_run, valid_w};
+use super::conv3d::{positions, runs, tap, tap_run};
 use super::gemm::SendPtr;
 use super::microkernel::{tile, tile_width, LANES, MR, NR};
 use super::padded_panels::{self, VectorSource};
@@ -137,10 +137,12 @@ fn with_kept<R>(kept: &'static LocalKey<RefCell<Vec<f32>>>, f: impl FnOnce(&mut 
     })
 }
 
-/// Block columns col .. col + len: output positions (zt, zh, zw0 .. zw0 + len), in one B panel.
+/// Block columns col .. col + len: output positions (zt, zh, zw0 .. zw0 + len) of sample n, in
+/// one B panel.
 #[derive(Clone, Copy)]
 struct Run {
     col: usize,
+    n: usize,
     zt: usize,
     zh: usize,
     zw0: usize,
@@ -148,22 +150,27 @@ struct Run {
 }
 
 /// The block's output rows cut at B panel boundaries, in column order.
-fn panel_runs(g: &Conv3dGeometry, p0: usize, width: usize) -> Vec<Run> {
+fn panel_runs(g: &Conv3dGeometry, block: &Block) -> Vec<Run> {
     let mut out = Vec::new();
-    for (j, zt, zh, zw0, len) in runs(g, p0, width) {
-        let mut done = 0;
-        while done < len {
-            let col = j + done;
-            let take = (len - done).min(NR - col % NR);
-            out.push(Run {
-                col,
-                zt,
-                zh,
-                zw0: zw0 + done,
-                len: take,
-            });
-            done += take;
+    let mut start = 0;
+    for seg in &block.segments {
+        for (j, zt, zh, zw0, len) in runs(g, seg.p0, seg.len) {
+            let mut done = 0;
+            while done < len {
+                let col = start + j + done;
+                let take = (len - done).min(NR - col % NR);
+                out.push(Run {
+                    col,
+                    n: seg.n,
+                    zt,
+                    zh,
+                    zw0: zw0 + done,
+                    len: take,
+                });
+                done += take;
+            }
         }
+        start += seg.len;
     }
     out
 }
@@ -189,37 +196,39 @@ enum BlockPlan {
 }
 
 impl Im2col<'_> {
-    fn plan(&self, g: &Conv3dGeometry, p0: usize, cols: usize) -> BlockPlan {
+    fn plan(&self, g: &Conv3dGeometry, block: &Block) -> BlockPlan {
         match self {
-            Im2col::Runs(_) => BlockPlan::Runs(panel_runs(g, p0, cols)),
-            Im2col::Padded(..) => BlockPlan::Vectors(padded_panels::block_sources(g, p0, cols)),
+            Im2col::Runs(_) => BlockPlan::Runs(panel_runs(g, block)),
+            Im2col::Padded(..) => {
+                let columns: Vec<(usize, usize)> = block
+                    .segments
+                    .iter()
+                    .flat_map(|seg| (seg.p0..seg.p0 + seg.len).map(move |p| (seg.n, p)))
+                    .collect();
+                let base = |q: usize| padded_panels::position_base(g, columns[q].0, columns[q].1);
+                BlockPlan::Vectors(padded_panels::block_sources(block.cols, base))
+            }
         }
     }
 
-    /// Writes B panels `panels` of slab `s` (of `slabs(g)`) for sample n's block planned as
-    /// `plan`, of `cols` columns.
-    #[allow(clippy::too_many_arguments)]
+    /// Writes B panels `panels` of slab `s` (of `slabs(g)`) for a block planned as `plan`, of
+    /// `cols` columns.
     fn pack(
         &self,
         g: &Conv3dGeometry,
         plan: &BlockPlan,
-        n: usize,
         (s, slab): (usize, Slab),
         cols: usize,
         panels: (usize, usize),
         b: &mut [f32],
     ) {
         match (self, plan) {
-            (Im2col::Runs(x), BlockPlan::Runs(runs)) => {
-                let x_len = g.in_channels * g.input.iter().product::<usize>();
-                pack_b(g, &x[n * x_len..(n + 1) * x_len], slab, runs, cols, panels, b)
-            }
+            (Im2col::Runs(x), BlockPlan::Runs(runs)) => pack_b(g, x, slab, runs, cols, panels, b),
             (Im2col::Padded(xp, taps), BlockPlan::Vectors(sources)) => {
-                let sample = &xp[n * padded_panels::sample_len(g)..];
                 debug_assert!(panels.1 * NR * slab.depth() <= b.len());
                 // Safety: `xp` is `pad_input`'s copy (the samples and their slack) and `b` holds
                 // the block's panels.
-                unsafe { padded_panels::fill(sample.as_ptr(), &taps[s], sources, cols, panels, b.as_mut_ptr()) }
+                unsafe { padded_panels::fill(xp.as_ptr(), &taps[s], sources, cols, panels, b.as_mut_ptr()) }
             }
             _ => unreachable!("a block is planned by the im2col that packs it"),
         }
@@ -243,7 +252,7 @@ fn with_im2col<R>(g: &Conv3dGeometry, x: &[f32], f: impl FnOnce(&Im2col) -> R) -
 
 /// Writes B panels `panels` of `slab` for one block: panel j (at j·NR·depth in `b`) holds, for
 /// each k of the slab, the tap k of the panel's output positions (zero on the padding and on
-/// the panel's columns past the block). `x` is one sample (C, T, H, W).
+/// the panel's columns past the block). `x` is the input (N, C, T, H, W).
 fn pack_b(g: &Conv3dGeometry, x: &[f32], slab: Slab, runs: &[Run], cols: usize, panels: (usize, usize), b: &mut [f32]) {
     let [it, ih, iw] = g.input;
     let [_, kh, kw] = g.kernel;
@@ -259,12 +268,13 @@ fn pack_b(g: &Conv3dGeometry, x: &[f32], slab: Slab, runs: &[Run], cols: usize, 
             }
         }
     }
+    let frame = it * ih * iw;
     for kk in 0..depth {
         let k = slab.k0 + kk;
         let (ch, hw) = ((k / (kh * kw)) % c, k % (kh * kw));
         let (dh, dw) = (hw / kw, hw % kw);
-        let xc = &x[ch * it * ih * iw..][..it * ih * iw];
         for r in runs {
+            let xc = &x[(r.n * c + ch) * frame..][..frame];
             let (j, q) = (r.col / NR, r.col % NR);
             let width = panel_shape(cols, j).1;
             let dst = &mut b[j * NR * depth + kk * width + q..][..r.len];
@@ -273,42 +283,103 @@ fn pack_b(g: &Conv3dGeometry, x: &[f32], slab: Slab, runs: &[Run], cols: usize, 
     }
 }
 
-/// The block columns (relative to p0) whose temporal tap `dt` is inside the input.
-pub(super) fn real_columns(g: &Conv3dGeometry, dt: usize, p0: usize, cols: usize) -> (usize, usize) {
-    let [ot, oh, ow] = g.output;
-    let (zlo, zhi) = valid_w(0, ot, dt, g.stride[0], g.padding[0], g.input[0]);
-    let plane = oh * ow;
-    let (lo, hi) = ((zlo * plane).max(p0), (zhi * plane).min(p0 + cols));
-    if lo >= hi {
-        (0, 0)
-    } else {
-        (lo - p0, hi - p0)
+/// Output positions p0 .. p0 + len of sample n.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Segment {
+    n: usize,
+    p0: usize,
+    len: usize,
+}
+
+/// The output positions multiplied as one block of B columns: segments whose output frames all
+/// have the temporal taps `taps.0 .. taps.1` inside the input, `cols` columns in all.
+#[derive(Debug, PartialEq)]
+struct Block {
+    segments: Vec<Segment>,
+    cols: usize,
+    taps: (usize, usize),
+}
+
+/// The output frames cut into runs z0 .. z1 whose temporal taps inside the input are the same,
+/// with those taps: a frame's real taps are contiguous, and so are the frames sharing them.
+fn frame_runs(g: &Conv3dGeometry) -> Vec<(usize, usize, (usize, usize))> {
+    let real = |zt: usize| {
+        let inside: Vec<usize> = (0..g.kernel[0]).filter(|&dt| tap(g, 0, zt, dt).is_some()).collect();
+        inside.first().map_or((0, 0), |&lo| (lo, inside[inside.len() - 1] + 1))
+    };
+    let mut out: Vec<(usize, usize, (usize, usize))> = Vec::new();
+    for zt in 0..g.output[0] {
+        match out.last_mut() {
+            Some((_, z1, taps)) if *taps == real(zt) => *z1 = zt + 1,
+            _ => out.push((zt, zt + 1, real(zt))),
+        }
     }
+    out
+}
+
+/// The blocks of `g`'s output: each run of frames (`frame_runs`), over all samples in order,
+/// cut into nearly equal blocks of at most NC columns. Every block's columns share their real
+/// temporal taps, so a K slab is skipped or computed for a whole block, and small frames of
+/// several samples fill one block (C3D's conv5 at batch 4: 4 × 49 columns, not 49 columns
+/// and 15 of a panel computed on the padding).
+fn blocks(g: &Conv3dGeometry) -> Vec<Block> {
+    let plane = g.output[1] * g.output[2];
+    let mut out = Vec::new();
+    for (z0, z1, taps) in frame_runs(g) {
+        let len = (z1 - z0) * plane;
+        let total = g.batch * len;
+        let width = total.div_ceil(total.div_ceil(NC)).next_multiple_of(LANES).min(total);
+        let empty = || Block {
+            segments: Vec::new(),
+            cols: 0,
+            taps,
+        };
+        let mut block = empty();
+        for n in 0..g.batch {
+            let mut done = 0;
+            while done < len {
+                let take = (width - block.cols).min(len - done);
+                block.segments.push(Segment {
+                    n,
+                    p0: z0 * plane + done,
+                    len: take,
+                });
+                block.cols += take;
+                done += take;
+                if block.cols == width {
+                    out.push(std::mem::replace(&mut block, empty()));
+                }
+            }
+        }
+        if block.cols > 0 {
+            out.push(block);
+        }
+    }
+    out
 }
 
 /// y (N, M, T', H', W') = the convolution of the input `im2col` reads, whose weights are `a`,
 /// packed by `pack_a` over `slabs(g)`, plus `bias` (M).
+///
+/// A block of one segment accumulates straight into y; one that joins samples accumulates into
+/// scratch rows of its own columns, copied to y's segments at the end.
 fn convolve(g: &Conv3dGeometry, im2col: &Im2col, a: &[f32], bias: Option<&[f32]>) -> Vec<f32> {
     let (p, m) = (positions(g), g.out_channels);
     let mp = m.div_ceil(MR) * MR;
     let slabs = slabs(g);
     let max_depth = slabs.iter().map(Slab::depth).max().unwrap_or(0);
-    let width = p.div_ceil(p.div_ceil(NC)).next_multiple_of(LANES).min(p);
-    let blocks: Vec<(usize, usize, usize)> = (0..g.batch)
-        .flat_map(|n| (0..p).step_by(width).map(move |p0| (n, p0, width.min(p - p0))))
-        .collect();
+    let blocks = blocks(g);
     // With fewer blocks than threads (deep layers at batch 1), split the output channels too.
     let threads = rayon::current_num_threads().max(1);
     let row_panels = mp / MR;
     let slices = if blocks.len() >= threads {
         1
     } else {
-        threads.div_ceil(blocks.len()).min(row_panels)
+        threads.div_ceil(blocks.len().max(1)).min(row_panels)
     };
     let per_slice = row_panels.div_ceil(slices);
-    let tasks: Vec<_> = blocks
-        .iter()
-        .flat_map(|&b| {
+    let tasks: Vec<_> = (0..blocks.len())
+        .flat_map(|b| {
             (0..row_panels)
                 .step_by(per_slice)
                 .map(move |i0| (b, i0, (i0 + per_slice).min(row_panels)))
@@ -316,30 +387,43 @@ fn convolve(g: &Conv3dGeometry, im2col: &Im2col, a: &[f32], bias: Option<&[f32]>
         .collect();
     let mut y = vec![0f32; g.batch * m * p];
     let out = SendPtr(y.as_mut_ptr());
-    tasks.into_par_iter().for_each(|((n, p0, cols), i0, i1)| {
-        // Safety: this task alone writes rows i0·MR .. min(i1·MR, M), columns p0 .. p0 + cols
-        // of sample n's (M × P) output.
-        let c_block = unsafe { out.get().add(n * m * p + p0) };
-        if let Some(bias) = bias {
-            for row in i0 * MR..(i1 * MR).min(m) {
-                let dst = unsafe { std::slice::from_raw_parts_mut(c_block.add(row * p), cols) };
-                dst.fill(bias[row]);
+    tasks.into_par_iter().for_each(|(b, i0, i1)| {
+        let block = &blocks[b];
+        let cols = block.cols;
+        let (r0, r1) = (i0 * MR, (i1 * MR).min(m));
+        let panels = (0, cols.div_ceil(NR));
+        let b_len = max_depth * panels.1 * NR;
+        let direct = block.segments.len() == 1;
+        let c_len = if direct { 0 } else { (r1 - r0) * cols };
+        let plan = im2col.plan(g, block);
+        f32::with_scratch(b_len + c_len, |scratch| {
+            let (b_panels, c_rows) = scratch.split_at_mut(b_len);
+            // C: rows r0 .. r1 of this block's columns, row stride ldc.
+            let (c, ldc) = if direct {
+                let seg = block.segments[0];
+                // Safety: this task alone writes rows r0 .. r1, columns p0 .. p0 + cols of
+                // sample n's (M × P) output.
+                (unsafe { out.get().add((seg.n * m + r0) * p + seg.p0) }, p)
+            } else {
+                (c_rows.as_mut_ptr(), cols)
+            };
+            if bias.is_some() || !direct {
+                for row in r0..r1 {
+                    let value = bias.map_or(0.0, |bias| bias[row]);
+                    // Safety: row `row` of C, inside this task's rows and columns.
+                    unsafe { std::slice::from_raw_parts_mut(c.add((row - r0) * ldc), cols) }.fill(value);
+                }
             }
-        }
-        let plan = im2col.plan(g, p0, cols);
-        f32::with_scratch(max_depth * cols.div_ceil(NR) * NR, |b| {
             for (s, &slab) in slabs.iter().enumerate() {
-                let (lo, hi) = real_columns(g, slab.dt, p0, cols);
-                if lo == hi {
+                if !(block.taps.0..block.taps.1).contains(&slab.dt) {
                     continue;
                 }
-                let panels = (lo / NR, hi.div_ceil(NR));
-                im2col.pack(g, &plan, n, (s, slab), cols, panels, b);
+                im2col.pack(g, &plan, (s, slab), cols, panels, b_panels);
                 let depth = slab.depth();
                 for c0 in (i0..i1).step_by(MC / MR) {
                     for j in panels.0..panels.1 {
                         let (valid, width) = panel_shape(cols, j);
-                        let b_panel = b[j * NR * depth..].as_ptr();
+                        let b_panel = b_panels[j * NR * depth..].as_ptr();
                         for i in c0..(c0 + MC / MR).min(i1) {
                             let a_panel = a[mp * slab.k0 + i * MR * depth..].as_ptr();
                             let rows = MR.min(m - i * MR);
@@ -352,14 +436,27 @@ fn convolve(g: &Conv3dGeometry, im2col: &Im2col, a: &[f32], bias: Option<&[f32]>
                                     depth,
                                     a_panel,
                                     b_panel,
-                                    c_block.add(i * MR * p + j * NR),
-                                    p,
+                                    c.add((i - i0) * MR * ldc + j * NR),
+                                    ldc,
                                     rows,
                                     valid,
                                 )
                             };
                         }
                     }
+                }
+            }
+            if !direct {
+                let mut col = 0;
+                for seg in &block.segments {
+                    for row in r0..r1 {
+                        // Safety: this task alone writes rows r0 .. r1 of the segment's columns.
+                        let dst = unsafe {
+                            std::slice::from_raw_parts_mut(out.get().add((seg.n * m + row) * p + seg.p0), seg.len)
+                        };
+                        dst.copy_from_slice(&c_rows[(row - r0) * cols + col..][..seg.len]);
+                    }
+                    col += seg.len;
                 }
             }
         })
@@ -444,4 +541,75 @@ pub fn x_backward(gy: &[f32], w: &[f32], g: &Conv3dGeometry) -> Option<Vec<f32>>
         );
         with_im2col(&transposed, gy, |im2col| convolve(&transposed, im2col, a, None))
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::geometry::Conv3dOptions;
+    use crate::tensor::Shape;
+
+    fn geometry(input: [usize; 5]) -> Conv3dGeometry {
+        let w = [8, input[1], 3, 3, 3];
+        let opts = Conv3dOptions {
+            stride: [1; 3],
+            padding: [1; 3],
+        };
+        Conv3dGeometry::new(&Shape::new(&input).unwrap(), &Shape::new(&w).unwrap(), &opts).unwrap()
+    }
+
+    /// C3D's conv5 at batch 4 (frames of 7 × 7): frame 0 has taps 1 and 2 inside, frame 1 taps 0
+    /// and 1; each run of frames makes one block of the four samples' 49 positions.
+    #[test]
+    fn small_frames_of_several_samples_share_a_block() {
+        let g = geometry([4, 2, 2, 7, 7]);
+        assert_eq!(frame_runs(&g), vec![(0, 1, (1, 3)), (1, 2, (0, 2))]);
+        let segments = |p0| (0..4).map(|n| Segment { n, p0, len: 49 }).collect();
+        let want = vec![
+            Block {
+                segments: segments(0),
+                cols: 196,
+                taps: (1, 3),
+            },
+            Block {
+                segments: segments(49),
+                cols: 196,
+                taps: (0, 2),
+            },
+        ];
+        assert_eq!(blocks(&g), want);
+    }
+
+    /// Eight frames of 10 × 10 at batch 2: the inner frames 1 .. 7 (600 positions a sample, 1200
+    /// in all) make 5 blocks of 240, the third joining sample 0's last 120 positions to sample 1's
+    /// first 120; the first and last frames, 100 a sample, make one block of 200 each.
+    #[test]
+    fn long_runs_are_cut_into_nearly_equal_blocks() {
+        let g = geometry([2, 2, 8, 10, 10]);
+        assert_eq!(frame_runs(&g), vec![(0, 1, (1, 3)), (1, 7, (0, 3)), (7, 8, (0, 2))]);
+        let got = blocks(&g);
+        let widths: Vec<usize> = got.iter().map(|b| b.cols).collect();
+        assert_eq!(widths, [200, 240, 240, 240, 240, 240, 200]);
+        assert_eq!(
+            got[3].segments,
+            [
+                Segment {
+                    n: 0,
+                    p0: 580,
+                    len: 120
+                },
+                Segment {
+                    n: 1,
+                    p0: 100,
+                    len: 120
+                }
+            ]
+        );
+        // Every position of every sample is in exactly one block.
+        let mut seen = vec![0; 2 * 800];
+        for seg in got.iter().flat_map(|b| &b.segments) {
+            (seg.p0..seg.p0 + seg.len).for_each(|p| seen[seg.n * 800 + p] += 1);
+        }
+        assert!(seen.iter().all(|&k| k == 1));
+    }
 }

@@ -12,10 +12,9 @@
 
 use rayon::prelude::*;
 
-use super::conv3d::{positions, runs, tap_run};
+use super::conv3d::{positions, runs, tap_run, valid_w};
 use super::gemm::SendPtr;
 use super::microkernel::{tile, tile_width, MR, NR};
-use super::packed_conv::real_columns;
 use super::workspace::Scratch;
 use crate::ops::geometry::Conv3dGeometry;
 
@@ -157,4 +156,17 @@ pub fn weight_backward(gy: &[f32], x: &[f32], g: &Conv3dGeometry) -> Vec<f32> {
         }
     });
     gw
+}
+
+/// The block columns (relative to p0) whose temporal tap `dt` is inside the input.
+fn real_columns(g: &Conv3dGeometry, dt: usize, p0: usize, cols: usize) -> (usize, usize) {
+    let [ot, oh, ow] = g.output;
+    let (zlo, zhi) = valid_w(0, ot, dt, g.stride[0], g.padding[0], g.input[0]);
+    let plane = oh * ow;
+    let (lo, hi) = ((zlo * plane).max(p0), (zhi * plane).min(p0 + cols));
+    if lo >= hi {
+        (0, 0)
+    } else {
+        (lo - p0, hi - p0)
+    }
 }

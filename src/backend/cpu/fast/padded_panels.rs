@@ -58,6 +58,13 @@ pub fn sample_len(g: &Conv3dGeometry) -> usize {
     g.in_channels * padded_extents(g).iter().product::<usize>()
 }
 
+/// Offset in the padded input of output position p of sample n, for tap offset 0.
+pub fn position_base(g: &Conv3dGeometry, n: usize, p: usize) -> usize {
+    let [_, oh, ow] = g.output;
+    let [_, hp, wp] = padded_extents(g);
+    n * sample_len(g) + ((p / (oh * ow)) * hp + (p / ow) % oh) * wp + p % ow
+}
+
 /// Offset in a padded sample of tap k of a slab ordered as in `packed_conv.rs`, k = (dt·C + c)·
 /// KH·KW + dh·KW + dw, for k in k0 .. k1.
 pub fn tap_offsets(g: &Conv3dGeometry, k0: usize, k1: usize) -> Vec<usize> {
@@ -74,7 +81,7 @@ pub fn tap_offsets(g: &Conv3dGeometry, k0: usize, k1: usize) -> Vec<usize> {
 }
 
 /// Where one vector of 8 block columns reads: lanes below `split` at `first + lane`, the others
-/// at `second + lane` (offsets in the padded sample, for tap offset 0).
+/// at `second + lane` (offsets in the padded input, for tap offset 0).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct VectorSource {
     first: usize,
@@ -82,28 +89,27 @@ pub struct VectorSource {
     split: usize,
 }
 
-/// The sources of every vector of a block of `cols` output positions from p0, panel by panel
-/// (NR / LANES vectors a panel; a last, 8-wide panel has one).
-pub fn block_sources(g: &Conv3dGeometry, p0: usize, cols: usize) -> Vec<VectorSource> {
-    let [_, oh, ow] = g.output;
-    let [_, hp, wp] = padded_extents(g);
-    let base = |p: usize| ((p / (oh * ow)) * hp + (p / ow) % oh) * wp + p % ow;
+/// The sources of every vector of a block of `cols` columns, panel by panel (NR / LANES vectors
+/// a panel; a last, 8-wide panel has one); `base(q)` is column q's `position_base`. The block's
+/// columns must be whole output rows of at least LANES − 1 positions, or parts of them (a block
+/// may join rows of several samples), so that every vector spans at most two rows.
+pub fn block_sources(cols: usize, base: impl Fn(usize) -> usize) -> Vec<VectorSource> {
     let vectors = (0..cols.div_ceil(NR))
         .map(|j| tile_width((cols - j * NR).min(NR)) / LANES)
         .sum();
     (0..vectors)
         .map(|v| {
-            let q0 = p0 + v * LANES;
-            let valid = (p0 + cols - q0).min(LANES);
+            let q0 = v * LANES;
+            let valid = (cols - q0).min(LANES);
             // Lanes past the block repeat the first row's addressing (their values are never
             // stored); a row change inside the vector starts the second source.
-            let split = (ow - q0 % ow).min(valid);
             let first = base(q0);
-            let second = if split < LANES && split < valid {
-                base(q0 + split) - split
-            } else {
-                first
-            };
+            let split = (1..valid).find(|&l| base(q0 + l) != first + l).unwrap_or(valid);
+            let second = if split < valid { base(q0 + split) - split } else { first };
+            debug_assert!(
+                (split..valid).all(|l| base(q0 + l) == second + l),
+                "a vector spans three rows"
+            );
             VectorSource { first, second, split }
         })
         .collect()
@@ -111,11 +117,11 @@ pub fn block_sources(g: &Conv3dGeometry, p0: usize, cols: usize) -> Vec<VectorSo
 
 /// Writes B panels `panels` of one slab for a block: panel j (at j·NR·depth in `b`, with rows of
 /// `tile_width` of its columns) holds xp[tap_offsets[kk] + position] for each kk of the slab.
-/// `sources` is `block_sources` of the block, `xp` the block's padded sample.
+/// `sources` is `block_sources` of the block, `xp` the padded input.
 ///
 /// # Safety
-/// `xp` must hold every float the sources and offsets address (the padded sample and `SLACK`
-/// floats after it), and `b` every panel written.
+/// `xp` must hold every float the sources and offsets address (the padded samples and `SLACK`
+/// floats after them), and `b` every panel written.
 pub unsafe fn fill(
     xp: *const f32,
     taps: &[usize],
@@ -211,7 +217,7 @@ mod tests {
     fn vectors_that_cross_rows_and_frames_split_there() {
         let g = geometry([1, 2, 3, 10, 10], [1; 3]);
         assert_eq!(g.output, [3, 10, 10]);
-        let sources = block_sources(&g, 96, 16);
+        let sources = block_sources(16, |q| position_base(&g, 0, 96 + q));
         // Positions 96..104: (0, 9, 6..10) then (1, 0, 0..4).
         assert_eq!(
             sources[0],
@@ -231,7 +237,7 @@ mod tests {
             }
         );
         // A block of 5 columns: one 8-wide panel, lanes past the block keep the first source.
-        let short = block_sources(&g, 0, 5);
+        let short = block_sources(5, |q| position_base(&g, 0, q));
         assert_eq!(
             short,
             vec![VectorSource {
@@ -261,43 +267,50 @@ mod tests {
             let (k0, k1) = (5, g.in_channels * 27 - 3);
             let taps = tap_offsets(&g, k0, k1);
             let depth = k1 - k0;
-            for n in 0..g.batch {
-                let sample = xp[n * sample_len(&g)..].as_ptr();
-                for (p0, cols) in [(0, p), (13, 21), (p - 9, 9)] {
-                    let sources = block_sources(&g, p0, cols);
-                    let panels = cols.div_ceil(NR);
-                    let mut fast = vec![f32::NAN; panels * NR * depth];
-                    let mut plain = fast.clone();
-                    unsafe {
-                        fill(sample, &taps, &sources, cols, (0, panels), fast.as_mut_ptr());
-                        fill_portable(sample, &taps, &sources, cols, (0, panels), plain.as_mut_ptr());
-                    }
-                    for col in 0..cols {
-                        let (j, q) = (col / NR, col % NR);
-                        let width = tile_width((cols - j * NR).min(NR));
-                        let pos = p0 + col;
-                        let (zt, zh, zw) = (pos / (oh * ow), (pos / ow) % oh, pos % ow);
-                        for kk in 0..depth {
-                            let k = k0 + kk;
-                            let (dt, ch, dh, dw) = (k / 9 / 3, k / 9 % 3, k % 9 / 3, k % 3);
-                            // Input coordinates, still shifted by the padding.
-                            let (t, h, w) = (zt + dt, zh + dh, zw + dw);
-                            let inside = (padding[0]..padding[0] + it).contains(&t)
-                                && (padding[1]..padding[1] + ih).contains(&h)
-                                && (padding[2]..padding[2] + iw).contains(&w);
-                            let want = if inside {
-                                let (t, h, w) = (t - padding[0], h - padding[1], w - padding[2]);
-                                x[(((n * g.in_channels + ch) * it + t) * ih + h) * iw + w]
-                            } else {
-                                0.0
-                            };
-                            let at = j * NR * depth + kk * width + q;
-                            assert_eq!(fast[at], want, "{input:?} n {n} block {p0} position {pos} tap {k}");
-                            assert_eq!(
-                                plain[at], want,
-                                "portable {input:?}: n {n} block {p0} position {pos} tap {k}"
-                            );
-                        }
+            // Blocks as the (sample, position) of each column: a whole sample, parts of one, and
+            // the last rows of sample 0 joined to the first of sample 1.
+            let range = |n: usize, from: usize, len: usize| (from..from + len).map(move |q| (n, q));
+            let blocks: Vec<Vec<(usize, usize)>> = vec![
+                range(0, 0, p).collect(),
+                range(1, 13, 21).collect(),
+                range(1, p - 9, 9).collect(),
+                range(0, p - 2 * ow, 2 * ow).chain(range(1, 0, 3 * ow)).collect(),
+            ];
+            for block in blocks {
+                let cols = block.len();
+                let sources = block_sources(cols, |q| position_base(&g, block[q].0, block[q].1));
+                let panels = cols.div_ceil(NR);
+                let mut fast = vec![f32::NAN; panels * NR * depth];
+                let mut plain = fast.clone();
+                unsafe {
+                    fill(xp.as_ptr(), &taps, &sources, cols, (0, panels), fast.as_mut_ptr());
+                    fill_portable(xp.as_ptr(), &taps, &sources, cols, (0, panels), plain.as_mut_ptr());
+                }
+                for col in 0..cols {
+                    let (j, q) = (col / NR, col % NR);
+                    let width = tile_width((cols - j * NR).min(NR));
+                    let (n, pos) = block[col];
+                    let (zt, zh, zw) = (pos / (oh * ow), (pos / ow) % oh, pos % ow);
+                    for kk in 0..depth {
+                        let k = k0 + kk;
+                        let (dt, ch, dh, dw) = (k / 9 / 3, k / 9 % 3, k % 9 / 3, k % 3);
+                        // Input coordinates, still shifted by the padding.
+                        let (t, h, w) = (zt + dt, zh + dh, zw + dw);
+                        let inside = (padding[0]..padding[0] + it).contains(&t)
+                            && (padding[1]..padding[1] + ih).contains(&h)
+                            && (padding[2]..padding[2] + iw).contains(&w);
+                        let want = if inside {
+                            let (t, h, w) = (t - padding[0], h - padding[1], w - padding[2]);
+                            x[(((n * g.in_channels + ch) * it + t) * ih + h) * iw + w]
+                        } else {
+                            0.0
+                        };
+                        let at = j * NR * depth + kk * width + q;
+                        assert_eq!(fast[at], want, "{input:?} n {n} column {col} position {pos} tap {k}");
+                        assert_eq!(
+                            plain[at], want,
+                            "portable {input:?}: n {n} column {col} position {pos} tap {k}"
+                        );
                     }
                 }
             }
