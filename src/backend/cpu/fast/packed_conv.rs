@@ -468,7 +468,7 @@ fn convolve(g: &Conv3dGeometry, im2col: &Im2col, a: &[f32], bias: Option<&[f32]>
 /// tiles spend their time loading and storing C, and with few positions in the whole batch the
 /// weight packing (M·K floats) costs more than it saves: im2col + matrixmultiply is faster there
 /// (the tiny models' first layers, C3D's conv5 at batch 1 and 2: below 256 positions; from
-/// batch 4 on, conv5 runs 1.5× faster here).
+/// batch 4 on, conv5 runs 1.8× faster here).
 pub fn pays_off(g: &Conv3dGeometry) -> bool {
     g.in_channels * g.kernel[1] * g.kernel[2] >= 128 && g.batch * positions(g) >= 256
 }
