@@ -309,9 +309,10 @@ fn frame_runs(g: &Conv3dGeometry) -> Vec<(usize, usize, (usize, usize))> {
     };
     let mut out: Vec<(usize, usize, (usize, usize))> = Vec::new();
     for zt in 0..g.output[0] {
+        let taps = real(zt);
         match out.last_mut() {
-            Some((_, z1, taps)) if *taps == real(zt) => *z1 = zt + 1,
-            _ => out.push((zt, zt + 1, real(zt))),
+            Some((_, z1, last)) if *last == taps => *z1 = zt + 1,
+            _ => out.push((zt, zt + 1, taps)),
         }
     }
     out

@@ -4,9 +4,10 @@
 //! In the padded input xp (C, T + 2pt, H + 2ph, W + 2pw), tap (c, dt, dh, dw) of output position
 //! (zt, zh, zw) is at `tap_offset(c, dt, dh, dw) + base(zt, zh, zw)`, both sums of strides: the
 //! padding is read as the zeros it holds, and 8 consecutive positions of one output row are 8
-//! consecutive floats. With output rows of at least 7, a vector of 8 positions spans at most two
-//! rows (C3D's conv5 has rows of 7), so it is a blend of two unaligned loads whose offsets and mask depend on the panel
-//! alone: they are worked out once per block, and each k of a slab costs one table lookup.
+//! consecutive floats. With output rows of at least 7 (C3D's conv5 has rows of 7), a vector of 8
+//! positions spans at most two rows, so it is a blend of two unaligned loads whose offsets and
+//! mask depend on the panel alone: they are worked out once per block, and each k of a slab
+//! costs one table lookup.
 //!
 //! The panels hold exactly what `tap_run`'s im2col writes (the input's values, zero on the
 //! padding); only columns past the block differ, and the tile never stores those. Results are
