@@ -3,9 +3,9 @@
 //! disjoint output blocks themselves, so results never depend on scheduling.
 
 #[cfg(target_arch = "x86_64")]
-use super::direct_conv;
+use super::conv3d::direct as direct_conv;
+use super::conv3d::{packed as packed_conv, packed_wgrad};
 use super::microkernel::has_avx2_fma;
-use super::{packed_conv, packed_wgrad};
 use crate::ops::geometry::Conv3dGeometry;
 use crate::tensor::Float;
 

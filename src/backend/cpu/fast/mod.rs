@@ -6,13 +6,8 @@
 
 pub mod conv3d;
 pub mod dense;
-#[cfg(target_arch = "x86_64")]
-pub mod direct_conv;
 pub mod gemm;
 pub mod microkernel;
-pub mod packed_conv;
-pub mod packed_wgrad;
-pub mod padded_panels;
 pub mod pool3d;
 pub mod temporal;
 pub mod workspace;

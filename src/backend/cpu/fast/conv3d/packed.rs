@@ -27,11 +27,11 @@ use std::thread::LocalKey;
 
 use rayon::prelude::*;
 
-use super::conv3d::{positions, runs, tap, tap_run};
-use super::gemm::SendPtr;
-use super::microkernel::{tile, tile_width, LANES, MR, NR};
+use super::im2col::{positions, runs, tap, tap_run};
 use super::padded_panels::{self, VectorSource};
-use super::workspace::Scratch;
+use crate::backend::cpu::fast::gemm::SendPtr;
+use crate::backend::cpu::fast::microkernel::{tile, tile_width, LANES, MR, NR};
+use crate::backend::cpu::fast::workspace::Scratch;
 use crate::ops::geometry::Conv3dGeometry;
 
 /// Depth of a K slab: a B panel slab (KC × 16 floats, 16 KB) stays in L1 while the A panels of

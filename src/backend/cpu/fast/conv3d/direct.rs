@@ -20,10 +20,10 @@
 
 use rayon::prelude::*;
 
-use super::conv3d::{positions, tap};
-use super::gemm::SendPtr;
-use super::microkernel::{has_avx2_fma, LANES};
-use super::packed_conv::{flipped_weights, transposed};
+use super::im2col::{positions, tap};
+use super::packed::{flipped_weights, transposed};
+use crate::backend::cpu::fast::gemm::SendPtr;
+use crate::backend::cpu::fast::microkernel::{has_avx2_fma, LANES};
 use crate::ops::geometry::Conv3dGeometry;
 
 /// Output channels per forward tile.

@@ -13,7 +13,7 @@
 //! padding); only columns past the block differ, and the tile never stores those. Results are
 //! bit-identical to the other B packing.
 
-use super::microkernel::{tile_width, LANES, NR};
+use crate::backend::cpu::fast::microkernel::{tile_width, LANES, NR};
 use crate::ops::geometry::Conv3dGeometry;
 
 /// Floats after the last sample's padded copy: a vector load starting at a block's last real
@@ -132,7 +132,7 @@ pub unsafe fn fill(
     b: *mut f32,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if super::microkernel::has_avx2_fma() {
+    if crate::backend::cpu::fast::microkernel::has_avx2_fma() {
         return fill_avx2(xp, taps, sources, cols, panels, b);
     }
     fill_portable(xp, taps, sources, cols, panels, b)

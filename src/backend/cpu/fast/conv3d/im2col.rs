@@ -16,8 +16,8 @@
 
 use rayon::prelude::*;
 
-use super::gemm::{gemm, FastFloat, MatRef, SendPtr};
-use super::workspace::Scratch;
+use crate::backend::cpu::fast::gemm::{gemm, FastFloat, MatRef, SendPtr};
+use crate::backend::cpu::fast::workspace::Scratch;
 use crate::ops::geometry::Conv3dGeometry;
 use crate::tensor::Float;
 
