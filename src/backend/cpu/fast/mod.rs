@@ -9,6 +9,7 @@ pub mod dense;
 pub mod gemm;
 pub mod microkernel;
 pub mod pool3d;
+pub mod send_ptr;
 pub mod temporal;
 pub mod workspace;
 

@@ -29,8 +29,8 @@ use rayon::prelude::*;
 
 use super::im2col::{positions, runs, tap, tap_run};
 use super::padded_panels::{self, VectorSource};
-use crate::backend::cpu::fast::gemm::SendPtr;
 use crate::backend::cpu::fast::microkernel::{tile, tile_width, LANES, MR, NR};
+use crate::backend::cpu::fast::send_ptr::SendPtr;
 use crate::backend::cpu::fast::workspace::Scratch;
 use crate::ops::geometry::Conv3dGeometry;
 

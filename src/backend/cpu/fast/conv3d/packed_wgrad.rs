@@ -13,8 +13,8 @@
 use rayon::prelude::*;
 
 use super::im2col::{positions, runs, tap_run, valid_w};
-use crate::backend::cpu::fast::gemm::SendPtr;
 use crate::backend::cpu::fast::microkernel::{tile, tile_width, MR, NR};
+use crate::backend::cpu::fast::send_ptr::SendPtr;
 use crate::backend::cpu::fast::workspace::Scratch;
 use crate::ops::geometry::Conv3dGeometry;
 
