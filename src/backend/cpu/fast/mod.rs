@@ -19,10 +19,10 @@ use rayon::prelude::*;
 
 use super::reference::{self, CpuReference};
 use super::{optional, rows_and_last, with_last_dim};
+use crate::backend::optim::SgdStep;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
-use crate::ops::geometry::{Conv3dGeometry, Pool3dGeometry};
-use crate::optim::SgdStep;
+use crate::tensor::geometry::{Conv3dGeometry, Pool3dGeometry};
 use crate::tensor::{DType, Tensor};
 
 pub struct CpuFast;

@@ -24,7 +24,7 @@ use super::im2col::{positions, tap};
 use super::packed::{flipped_weights, transposed};
 use crate::backend::cpu::fast::microkernel::{has_avx2_fma, LANES};
 use crate::backend::cpu::fast::send_ptr::SendPtr;
-use crate::ops::geometry::Conv3dGeometry;
+use crate::tensor::geometry::Conv3dGeometry;
 
 /// Output channels per forward tile.
 const OB: usize = 4;

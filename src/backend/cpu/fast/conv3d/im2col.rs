@@ -21,7 +21,7 @@ use rayon::prelude::*;
 use crate::backend::cpu::fast::gemm::{gemm, FastFloat, MatRef};
 use crate::backend::cpu::fast::send_ptr::SendPtr;
 use crate::backend::cpu::fast::workspace::Scratch;
-use crate::ops::geometry::Conv3dGeometry;
+use crate::tensor::geometry::Conv3dGeometry;
 use crate::tensor::Float;
 
 /// Output positions per block: as wide as possible, since every GEMM call packs the whole

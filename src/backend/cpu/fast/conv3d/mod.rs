@@ -15,7 +15,7 @@ pub mod padded_panels;
 use super::gemm::FastFloat;
 use super::microkernel::has_avx2_fma;
 use super::workspace::Scratch;
-use crate::ops::geometry::Conv3dGeometry;
+use crate::tensor::geometry::Conv3dGeometry;
 
 pub use im2col::bias_backward;
 

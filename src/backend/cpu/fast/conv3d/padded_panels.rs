@@ -14,7 +14,7 @@
 //! bit-identical to the other B packing.
 
 use crate::backend::cpu::fast::microkernel::{tile_width, LANES, NR};
-use crate::ops::geometry::Conv3dGeometry;
+use crate::tensor::geometry::Conv3dGeometry;
 
 /// Floats after the last sample's padded copy: a vector load starting at a block's last real
 /// position may read up to LANES − 1 floats past it.
@@ -197,7 +197,7 @@ unsafe fn fill_avx2(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::geometry::Conv3dOptions;
+    use crate::tensor::geometry::Conv3dOptions;
     use crate::tensor::Shape;
 
     fn geometry(input: [usize; 5], padding: [usize; 3]) -> Conv3dGeometry {
