@@ -7,7 +7,7 @@ use stsm_engine::backend::cpu::fast::conv3d::{packed as packed_conv, packed_wgra
 use stsm_engine::backend::cpu::fast::pool3d::{self, Kernels};
 use stsm_engine::backend::cpu::fast::{microkernel, CpuFast};
 use stsm_engine::backend::cpu::reference::CpuReference;
-use stsm_engine::backend::Backend;
+use stsm_engine::backend::{Conv3dOps, DenseOps, ElementwiseOps, OptimOps, PoolOps};
 use stsm_engine::ops::{Conv3dGeometry, Conv3dOptions, Pool3dGeometry, Pool3dOptions};
 use stsm_engine::tensor::Shape;
 use stsm_engine::Tensor;
