@@ -6,14 +6,10 @@
 
 pub mod conv3d;
 pub mod dense;
-#[cfg(target_arch = "x86_64")]
-pub mod direct_conv;
 pub mod gemm;
 pub mod microkernel;
-pub mod packed_conv;
-pub mod packed_wgrad;
-pub mod padded_panels;
 pub mod pool3d;
+pub mod send_ptr;
 pub mod temporal;
 pub mod workspace;
 
@@ -23,10 +19,10 @@ use rayon::prelude::*;
 
 use super::reference::{self, CpuReference};
 use super::{optional, rows_and_last, with_last_dim};
+use crate::backend::optim::SgdStep;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
-use crate::ops::geometry::{Conv3dGeometry, Pool3dGeometry};
-use crate::optim::SgdStep;
+use crate::tensor::geometry::{Conv3dGeometry, Pool3dGeometry};
 use crate::tensor::{DType, Tensor};
 
 pub struct CpuFast;
