@@ -71,6 +71,7 @@ fn a_pack_is_accepted_as_training_data() {
     let root = scratch("as-pack");
     frame_root(&root, &[("train", 4), ("test", 1)], &CLASSES);
     let packs = root.join("packs");
+    std::fs::create_dir_all(&packs).unwrap();
     for split in ["train", "test"] {
         let out = engine(&[
             "pack",
