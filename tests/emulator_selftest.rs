@@ -8,8 +8,7 @@ use std::sync::Arc;
 
 use stsm_engine::backend::cuda::device;
 use stsm_engine::backend::cuda::emulator::{
-    bank_conflicts, sanitized, set_watchdog_secs, static_shared_bytes, thread_sanitized, BankConflicts, Emulator,
-    SharedAccessCounts,
+    bank_conflicts, sanitized, static_shared_bytes, thread_sanitized, BankConflicts, Emulator, SharedAccessCounts,
 };
 use stsm_engine::backend::cuda::launcher::{KernelLauncher, LaunchConfig};
 use stsm_engine::backend::cuda::params::{as_bytes, ElementwiseParams};
@@ -87,12 +86,16 @@ fn a_divergent_syncthreads_is_reported() {
     assert!(err.contains("divergent barrier") && err.contains("63 of 64"), "{err}");
 }
 
+/// Half a warp at __syncthreads, the other half in a shuffle: no thread can proceed, which the
+/// scheduler sees at once (no timeout involved).
 #[test]
-fn a_barrier_deadlock_is_reported_by_the_watchdog() {
-    set_watchdog_secs(1.0);
+fn a_barrier_deadlock_is_reported() {
     let err = run("emu_selftest_deadlock_f32", LaunchConfig::linear(1, 32, 0), &[0.0], 32).unwrap_err();
-    set_watchdog_secs(30.0);
     assert!(err.contains("deadlock"), "{err}");
+    assert!(
+        err.contains("16 of 32 threads wait at __syncthreads, 16 at warp-collective operations"),
+        "{err}"
+    );
 }
 
 /// In a sanitized build (scripts/emu-sanitize.sh), a shared-memory index one past the end must

@@ -25,16 +25,8 @@ extern "C" {
     fn stsm_emu_has_kernel(name: *const c_char, mutant: c_int) -> c_int;
     fn stsm_emu_layout(ty: *const c_char, field: *const c_char) -> usize;
     fn stsm_emu_layout_rows() -> usize;
-    fn stsm_emu_set_watchdog_secs(secs: f64);
     fn stsm_emu_static_shared_bytes() -> usize;
     fn stsm_emu_shared_access_counts(name: *const c_char, out: *mut u64) -> c_int;
-}
-
-/// Seconds a barrier may wait before an emulated launch fails as deadlocked (default 30;
-/// the environment variable STSM_EMU_WATCHDOG_SECS overrides it).
-pub fn set_watchdog_secs(secs: f64) {
-    // SAFETY: stores a number.
-    unsafe { stsm_emu_set_watchdog_secs(secs) }
 }
 
 /// Whether the emulator and kernels were built under ASan + UBSan (scripts/emu-sanitize.sh).

@@ -1,9 +1,11 @@
 // CPU emulation of the CUDA execution model, enough for kernels/*.cu (see kernels/README.md).
-// A launch runs its blocks one after another; the threads of a block are concurrent OS
-// threads; __syncthreads is a barrier with a deadlock watchdog; static __shared__ storage is
+// A launch runs its blocks one after another; the threads of a block are fibers on one OS
+// thread (runtime.cpp, fiber.hpp) that switch only at barriers; __syncthreads is a barrier
+// whose deadlocks and divergence are reported at once; static __shared__ storage is
 // process-wide static memory in the `stsm_shared` section (sound because one block runs at a
 // time and launches are serialised), refilled with NaN bytes before every block; warp
-// shuffles go through a per-warp exchange buffer guarded by a per-warp barrier.
+// shuffles and the tensor-core primitives (kernels/mma.cuh) go through a per-warp exchange
+// area between two meetings of a per-warp barrier.
 #pragma once
 
 #include <math.h>
