@@ -129,22 +129,24 @@ __device__ void cp_async_groups(ElementwiseParams<float> p) {
 // Conflict-free: st.b32 to word l; st.b128 to bytes 16l; ldmatrix.x4 over rows of 144 bytes;
 // cp.async to bytes 16l. Conflicting (Conflicts): st.b32 to word 2l and to word 32l;
 // ldmatrix.x4 over rows of 128 bytes and ldmatrix.x1 over rows of 64 bytes; cp.async to bytes
-// 128l. p.a: 512 bytes of source; out[l] = xor of the loaded registers (keeps them live).
+// 128l. The two stores of a kernel go to regions 4096 bytes apart (a multiple of 128: the
+// same banks) so that no lane overwrites another's store. p.a: 512 bytes of source; out[l] =
+// xor of the loaded registers (keeps them live).
 template <bool Conflicts>
 __device__ void bank_probe(ElementwiseParams<float> p) {
-    __shared__ __align__(16) unsigned char smem[4608];
+    __shared__ __align__(16) unsigned char smem[8192];
     const int lane = threadIdx.x % 32;
     unsigned acc = 0, r4[4], r1[1];
     const unsigned v[4] = {1u, 2u, 3u, 4u};
     if (!Conflicts) {
         st_shared_b32(smem + 4 * lane, 7u);
-        st_shared_b128(smem + 16 * lane, v);
+        st_shared_b128(smem + 4096 + 16 * lane, v);
         __syncthreads();
         ldmatrix_x4(r4, smem + 144 * lane);
         cp_async_16(smem + 16 * lane, p.a + 4 * lane);
     } else {
         st_shared_b32(smem + 8 * lane, 7u);
-        st_shared_b32(smem + 128 * lane, 7u);
+        st_shared_b32(smem + 4096 + 128 * lane, 7u);
         __syncthreads();
         ldmatrix_x4(r4, smem + 128 * lane);
         ldmatrix_x1(r1, smem + 64 * (lane % 8));

@@ -155,6 +155,7 @@ struct Launch;
 // One emulated CUDA thread: its fiber and state. Kept in a pool across launches.
 struct EmuThread {
     std::unique_ptr<Fiber> fiber;
+    FiberContext* fiber_ctx = nullptr;  // fiber->context(), read without a (TSan-visible) call
     Launch* launch = nullptr;
     int tid = 0;
     ThreadState state;
@@ -230,7 +231,7 @@ void barrier_wait(BarrierState& b, const char* what) {
     t.waiting_on.set(&b);
     t.waiting_gen.set(gen);
     t.status.set(kWaiting);
-    switch_fiber(t.fiber->context(), L.scheduler, false);
+    switch_fiber(*t.fiber_ctx, L.scheduler, false);
     if (b.generation.get() == gen) throw Abort{};  // resumed only to unwind a failed launch
     tsan_acquire(sync);
 }
@@ -247,9 +248,10 @@ void thread_exited(EmuThread& t) {
     check(L.warp_barriers[t.tid / 32], "a warp-collective operation");
 }
 
-void fiber_main(void* arg) {
+// The body of every fiber: one emulated thread's run through the current block.
+STSM_NO_TSAN void fiber_main(void* arg) {
     EmuThread& t = *static_cast<EmuThread*>(arg);
-    fiber_started(t.fiber->context());
+    fiber_started(*t.fiber_ctx);
     Launch& L = *t.launch;
     tsan_acquire(&L.block_start_sync);
     try {
@@ -261,9 +263,9 @@ void fiber_main(void* arg) {
         L.fail(L.where() + ": unknown exception");
     }
     thread_exited(t);
-    tsan_release(&L.block_end_sync);
     t.status.set(kDone);
-    switch_fiber(t.fiber->context(), L.scheduler, true);
+    tsan_release(&L.block_end_sync);
+    switch_fiber(*t.fiber_ctx, L.scheduler, true);
     __builtin_unreachable();
 }
 
@@ -283,7 +285,7 @@ void run_block(Launch& L) {
                 continue;
             t->status.set(kRunnable);
             g_current.store(t, std::memory_order_relaxed);
-            switch_fiber(L.scheduler, t->fiber->context(), false);
+            switch_fiber(L.scheduler, *t->fiber_ctx, false);
             progressed = true;
             if (t->status.get() == kDone) ++done;
         }
@@ -395,6 +397,7 @@ void run_launch(Launch& L) {
     while (g_pool.size() < (size_t)L.threads) {
         auto t = std::make_unique<EmuThread>();
         t->fiber = std::make_unique<Fiber>(kStackBytes);
+        t->fiber_ctx = &t->fiber->context();
         g_pool.push_back(std::move(t));
     }
     L.thread.resize(L.threads);
