@@ -46,7 +46,7 @@ stage "format" cargo fmt --check
 stage "build" cargo build --all-targets --locked
 stage "tests" cargo test --locked --no-fail-fast
 # The CUDA kernels on the CPU emulation of the execution model (kernels/README.md, layer 2), and
-# `train` on the emulated device against the CPU (train_device: minutes, the emulator is slow).
+# `train` on the emulated device against the CPU (train_device: its longest test, ~15 s).
 stage "cuda-emu" cargo test --locked --no-fail-fast --features cuda-emulation \
     --test cuda_emulation --test emulator_selftest --test tiny_net_emulated --test train_device
 stage "demo" demo_smoke
