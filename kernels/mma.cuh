@@ -131,11 +131,14 @@ __device__ __forceinline__ void mma_m16n8k16_bf16(float (&d)[4], const unsigned 
 
 template <int Matrices, bool Trans>
 __device__ __forceinline__ void stsm_ldmatrix(unsigned* r, const void* row) {
-    if ((uintptr_t)row % 16 != 0) throw std::runtime_error("ldmatrix: row address not 16-byte aligned");
     const unsigned char* all =
         static_cast<const unsigned char*>(::stsm_emu::warp_gather_begin(&row, sizeof row, "ldmatrix", true));
     const unsigned char* rows[32];
     for (int l = 0; l < 32; ++l) std::memcpy(&rows[l], all + (size_t)l * ::stsm_emu::kGatherSlotBytes, sizeof rows[l]);
+    // Only lanes 0 .. 8·Matrices-1 give addresses (the others are ignored, as on the GPU).
+    for (int l = 0; l < 8 * Matrices; ++l)
+        if ((uintptr_t)rows[l] % 16 != 0)
+            throw std::runtime_error("ldmatrix: row address of lane " + std::to_string(l) + " not 16-byte aligned");
     const int lane = ::stsm_emu::lane_id();
     // Shared memory is read between the warp's two meetings, as one instruction would.
     for (int m = 0; m < Matrices; ++m) {

@@ -75,7 +75,9 @@ __device__ void mma_via_ldmatrix(ElementwiseParams<float> p) {
 
 // Every ldmatrix variant on a (32, 8) bf16 tile (four 8×8 matrices stacked) whose element
 // (r, c) is r·8 + c; lane l addresses row l. out: 14 words per lane, lane-major: x1, x2 (2),
-// x4 (4), x1.trans, x2.trans (2), x4.trans (4).
+// x4 (4), x1.trans, x2.trans (2), x4.trans (4). For x1 and x2 the lanes whose addresses the
+// instruction ignores (8-31, 16-31) pass misaligned ones. Misaligned (p.n = 1): lane 3 passes
+// a misaligned row to x4, which the emulator must reject.
 __device__ void ldmatrix_probe(ElementwiseParams<float> p) {
     __shared__ __align__(16) unsigned short tile[32][8];
     const int lane = threadIdx.x % 32;
@@ -83,9 +85,14 @@ __device__ void ldmatrix_probe(ElementwiseParams<float> p) {
     __syncthreads();
     unsigned* out = reinterpret_cast<unsigned*>(p.out) + 14 * lane;
     unsigned r1[1], r2[2], r4[4];
-    ldmatrix_x1(r1, &tile[lane][0]);
+    if (p.n == 1) {
+        ldmatrix_x4(r4, &tile[lane][lane == 3 ? 1 : 0]);
+        out[0] = r4[0];
+        return;
+    }
+    ldmatrix_x1(r1, &tile[lane][lane < 8 ? 0 : 1]);
     out[0] = r1[0];
-    ldmatrix_x2(r2, &tile[lane][0]);
+    ldmatrix_x2(r2, &tile[lane][lane < 16 ? 0 : 1]);
     out[1] = r2[0];
     out[2] = r2[1];
     ldmatrix_x4(r4, &tile[lane][0]);
