@@ -51,6 +51,7 @@ impl std::str::FromStr for Device {
 pub enum CpuStorage {
     F32(Vec<f32>),
     F64(Vec<f64>),
+    BF16(Vec<half::bf16>),
     U32(Vec<u32>),
 }
 
@@ -59,6 +60,7 @@ impl CpuStorage {
         match self {
             CpuStorage::F32(_) => DType::F32,
             CpuStorage::F64(_) => DType::F64,
+            CpuStorage::BF16(_) => DType::BF16,
             CpuStorage::U32(_) => DType::U32,
         }
     }
@@ -67,6 +69,7 @@ impl CpuStorage {
         match self {
             CpuStorage::F32(v) => v.len(),
             CpuStorage::F64(v) => v.len(),
+            CpuStorage::BF16(v) => v.len(),
             CpuStorage::U32(v) => v.len(),
         }
     }

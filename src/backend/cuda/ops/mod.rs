@@ -2,8 +2,10 @@
 //! op runs on the launcher that owns its input's storage — so one value serves every device.
 //! One file of launchers per kernel file.
 
+pub mod bf16;
 pub mod common;
 pub mod conv3d;
+pub mod conv3d_bf16;
 pub mod dense;
 pub mod elementwise;
 pub mod layout;
