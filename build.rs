@@ -175,6 +175,7 @@ mod emulation {
         fs::write(&reg_path, reg).unwrap();
         files.push(reg_path);
         files.push(emu.join("runtime.cpp"));
+        files.push(emu.join("fiber.cpp"));
         files.push(emu.join("layout.cpp"));
 
         let mut build = cc::Build::new();
