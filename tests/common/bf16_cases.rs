@@ -94,7 +94,7 @@ pub fn bf16_conversions_match_the_cpu_bit_for_bit(dev: Device) {
 }
 
 /// (N, C, S...) -> (N, S..., Cp) on the CPU, pad channels 0: what the layout kernels must make.
-fn channels_last(x: &Tensor) -> Vec<u16> {
+pub fn channels_last(x: &Tensor) -> Vec<u16> {
     let d = x.dims();
     let (n, ch, inner) = (d[0], d[1], d[2..].iter().product::<usize>());
     let cp = padded_channels(ch);
@@ -110,7 +110,7 @@ fn channels_last(x: &Tensor) -> Vec<u16> {
     out
 }
 
-fn bits(t: &Tensor) -> Vec<u16> {
+pub fn bits(t: &Tensor) -> Vec<u16> {
     t.to_vec::<half::bf16>().unwrap().iter().map(|b| b.to_bits()).collect()
 }
 
@@ -145,15 +145,29 @@ pub fn bf16_layouts_match_the_cpu(dev: Device) {
     );
     let wx = conv_bf16::x_backward_weights(&on(dev, &wt)).unwrap();
     assert_eq!(wx.dims(), &[3, 6, 8]);
-    let mut want = vec![0u16; 3 * 6 * 8];
-    for o in 0..5 {
-        for c in 0..3 {
-            for tap in 0..6 {
-                want[(c * 6 + tap) * 8 + o] = bits_from_f32(w[(o * 3 + c) * 6 + tap]);
+    assert_eq!(bits(&wx), x_backward_weights(&wt), "input-gradient weights");
+}
+
+/// (O, C, KT, KH, KW) f32 -> (C, taps, Op) bf16 bits on the CPU: Wx[c][tap][o] = W[o][c][tap].
+pub fn x_backward_weights(w: &Tensor) -> Vec<u16> {
+    let d = w.dims();
+    let (o_n, c_n, taps) = (d[0], d[1], d[2] * d[3] * d[4]);
+    let op = padded_channels(o_n);
+    let v = w.to_vec::<f32>().unwrap();
+    let mut out = vec![0u16; c_n * taps * op];
+    for o in 0..o_n {
+        for c in 0..c_n {
+            for tap in 0..taps {
+                out[(c * taps + tap) * op + o] = bits_from_f32(v[(o * c_n + c) * taps + tap]);
             }
         }
     }
-    assert_eq!(bits(&wx), want, "input-gradient weights");
+    out
+}
+
+/// A bf16 CPU tensor from bits.
+pub fn bf16_tensor(dims: &[usize], bits: &[u16]) -> Tensor {
+    Tensor::from_vec(dims, bits.iter().map(|&b| half::bf16::from_bits(b)).collect()).unwrap()
 }
 
 pub struct ConvCase {
@@ -283,12 +297,12 @@ pub fn prepare(c: &ConvCase, seed: u64) -> Prepared {
     Prepared { x, w: wt, b, gy, g }
 }
 
-fn f64s(t: &Tensor) -> Tensor {
+pub fn f64s(t: &Tensor) -> Tensor {
     t.to_dtype(DType::F64).unwrap()
 }
 
 /// (N, C, S...) f64 values -> (N, S..., C) order.
-fn to_nlast(v: &[f64], dims: &[usize]) -> Vec<f64> {
+pub fn to_nlast(v: &[f64], dims: &[usize]) -> Vec<f64> {
     let (n, ch, inner) = (dims[0], dims[1], dims[2..].iter().product::<usize>());
     let mut out = vec![0.0; v.len()];
     for a in 0..n {
