@@ -15,7 +15,7 @@ use stsm_engine::backend::cuda::emulator::{bank_conflicts, Emulator};
 use stsm_engine::backend::cuda::launcher::KernelLauncher;
 use stsm_engine::backend::cuda::ops::bf16::padded_channels;
 use stsm_engine::backend::cuda::ops::conv3d_bf16::{self as k, Plan, Tile};
-use stsm_engine::backend::Backend;
+use stsm_engine::backend::Conv3dOps;
 use stsm_engine::tensor::{Device, Storage, Tensor};
 
 const CPU: CpuReference = CpuReference;

@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 use stsm_engine::backend::cpu::reference::CpuReference;
 use stsm_engine::backend::cuda::ops::bf16::{self as conv_bf16, padded_channels};
 use stsm_engine::backend::cuda::ops::conv3d_bf16::{self as k, Plan, Tile};
-use stsm_engine::backend::Backend;
+use stsm_engine::backend::Conv3dOps;
 use stsm_engine::ops::{Conv3dGeometry, Conv3dOptions};
 use stsm_engine::tensor::bf16::{bits_from_f32, from_f32, ulps_apart, CANONICAL_NAN};
 use stsm_engine::tensor::{DType, Device, Tensor};
