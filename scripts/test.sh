@@ -39,8 +39,10 @@ train_smoke() {
     rm -rf "$out"
 }
 
-# NVRTC 13.0 from PyPI for the kernel compile test (tests/nvrtc_compile.rs needs STSM_NVRTC_LIB).
+# NVRTC 13.0 from PyPI for the kernel compile test (tests/nvrtc_compile.rs needs STSM_NVRTC_LIB),
+# and the disassemblers for the SASS report's test (tests/sass_report.rs: STSM_SASS_TOOLS).
 eval "$(scripts/install-nvrtc.sh)"
+eval "$(scripts/install-sass-tools.sh)"
 
 stage "format" cargo fmt --check
 stage "build" cargo build --all-targets --locked

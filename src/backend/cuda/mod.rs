@@ -13,5 +13,6 @@ pub mod nvrtc;
 pub mod ops;
 pub mod params;
 pub mod registry;
+pub mod sass;
 
 pub use ops::CudaBackend;
