@@ -47,10 +47,12 @@ eval "$(scripts/install-sass-tools.sh)"
 stage "format" cargo fmt --check
 stage "build" cargo build --all-targets --locked
 stage "tests" cargo test --locked --no-fail-fast
-# The CUDA kernels on the CPU emulation of the execution model (kernels/README.md, layer 2), and
-# `train` on the emulated device against the CPU (train_device: minutes, the emulator is slow).
+# The CUDA kernels on the CPU emulation of the execution model (kernels/README.md, layer 2),
+# `train` on the emulated device against the CPU (train_device: minutes, the emulator is slow),
+# and `bench --device cuda-emu` at tiny sizes (cli_bench_device).
 stage "cuda-emu" cargo test --locked --no-fail-fast --features cuda-emulation \
-    --test cuda_emulation --test emulator_selftest --test tiny_net_emulated --test train_device
+    --test cuda_emulation --test emulator_selftest --test tiny_net_emulated --test train_device \
+    --test cli_bench_device
 stage "demo" demo_smoke
 stage "train" train_smoke
 # The same suites with the kernels and the emulator under AddressSanitizer + UBSan (last: it
