@@ -3,10 +3,11 @@
 
 use std::mem::MaybeUninit;
 
+use stsm_engine::backend::cpu::fast::conv3d::{packed as packed_conv, packed_wgrad};
 use stsm_engine::backend::cpu::fast::pool3d::{self, Kernels};
-use stsm_engine::backend::cpu::fast::{microkernel, packed_conv, packed_wgrad, CpuFast};
+use stsm_engine::backend::cpu::fast::{microkernel, CpuFast};
 use stsm_engine::backend::cpu::reference::CpuReference;
-use stsm_engine::backend::Backend;
+use stsm_engine::backend::{Conv3dOps, DenseOps, ElementwiseOps, OptimOps, PoolOps};
 use stsm_engine::ops::{Conv3dGeometry, Conv3dOptions, Pool3dGeometry, Pool3dOptions};
 use stsm_engine::tensor::Shape;
 use stsm_engine::Tensor;
@@ -203,7 +204,7 @@ fn packed_conv_kernels_match_the_reference() {
 #[cfg(target_arch = "x86_64")]
 #[test]
 fn direct_conv_kernels_match_the_reference() {
-    use stsm_engine::backend::cpu::fast::direct_conv;
+    use stsm_engine::backend::cpu::fast::conv3d::direct as direct_conv;
     if !microkernel::has_avx2_fma() {
         eprintln!("skipped: this CPU has no AVX2 + FMA, so the direct kernels never run");
         return;

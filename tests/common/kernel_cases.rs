@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use stsm_engine::backend::cpu::reference::CpuReference;
 use stsm_engine::backend::cuda::ops::optim::{sgd_step_many, SgdTensors};
 use stsm_engine::backend::cuda::CudaBackend;
-use stsm_engine::backend::Backend;
+use stsm_engine::backend::{Conv3dOps, DenseOps, ElementwiseOps, LayoutOps, LossOps, OptimOps, PoolOps, TemporalOps};
 use stsm_engine::ops::{Conv3dGeometry, Conv3dOptions, Pool3dGeometry, Pool3dOptions};
 use stsm_engine::optim::SgdStep;
 use stsm_engine::tensor::{DType, Device, Tensor};
