@@ -136,13 +136,18 @@ mod emulation {
             fs::write(&path, wrapper(&kernels, f, &table, "")).unwrap();
             files.push(path);
             tables.push((table, false));
-            if stem == "conv3d" {
-                // The mutation test's deliberately broken conv (see conv3d.cu).
-                let table = "stsm_emu_table_conv3d_mutant".to_string();
-                let path = gen.join("conv3d_mutant.cpp");
+            // The mutation tests' deliberately broken convs (see conv3d.cu, conv3d_bf16.cu).
+            let mutation = match stem {
+                "conv3d" => Some("STSM_MUTATE_CONV_OFF_BY_ONE"),
+                "conv3d_bf16" => Some("STSM_MUTATE_CONV_BF16_OFF_BY_ONE"),
+                _ => None,
+            };
+            if let Some(mutation) = mutation {
+                let table = format!("stsm_emu_table_{stem}_mutant");
+                let path = gen.join(format!("{stem}_mutant.cpp"));
                 // extern "C" names keep external linkage even in an unnamed namespace, so the
                 // mutant's entry points are renamed to stay distinct symbols.
-                let mut defines = String::from("#define STSM_MUTATE_CONV_OFF_BY_ONE 1\n");
+                let mut defines = format!("#define {mutation} 1\n");
                 for k in &f.entry_points {
                     writeln!(defines, "#define {k} stsm_mutant_{k}").unwrap();
                 }
@@ -175,6 +180,7 @@ mod emulation {
         fs::write(&reg_path, reg).unwrap();
         files.push(reg_path);
         files.push(emu.join("runtime.cpp"));
+        files.push(emu.join("fiber.cpp"));
         files.push(emu.join("layout.cpp"));
 
         let mut build = cc::Build::new();
@@ -187,6 +193,8 @@ mod emulation {
             .flag("-pthread")
             .flag_if_supported("-Wno-unused-parameter")
             .flag_if_supported("-Wno-unused-function")
+            // `#pragma unroll` is for NVRTC.
+            .flag_if_supported("-Wno-unknown-pragmas")
             .opt_level(2)
             .files(&files);
         // Sanitizer runs (scripts/emu-sanitize.sh): STSM_EMU_SANITIZE=address (ASan + UBSan)

@@ -140,6 +140,53 @@ struct SgdParams {
     T lr, weight_decay, momentum, dampening, grad_scale;
 };
 
+// n / d for 0 <= n < 2^31 as (n · mul) >> shift in 64 bits (Granlund–Montgomery with
+// mul = ceil(2^shift / d), shift = 31 + ceil(log2 d)): a division by a run-time size without
+// the MUFU.RCP + I2F/F2I sequence. The launcher computes the pair (params.rs: StsmDiv::new).
+struct StsmDiv {
+    u32 mul, shift;
+};
+
+// conv3d_{fwd,xbwd,wbwd}_bf16_*: implicit GEMMs on bf16 tensor cores over channels-last
+// tensors whose channel counts are padded to multiples of 8 (Cp, Op; the pad channels hold 0).
+// taps = KT·KH·KW.
+struct Conv3dBf16Params {
+    const unsigned short* x;   // (N, T, H, W, Cp) bf16                    fwd, wbwd
+    const unsigned short* w;   // fwd (O, taps, Cp), xbwd (C, taps, Op) bf16
+    const float* b;            // (O) or null                              fwd
+    const unsigned short* gy;  // (N, T', H', W', Op) bf16                 xbwd, wbwd
+    unsigned short* out;       // fwd y (N, T', H', W', Op), xbwd gx (N, T, H, W, Cp) bf16
+    float* out_f32;            // fwd (N, T', H', W', O), xbwd (N, T, H, W, C) or null;
+                               // wbwd gw (O, C, KT, KH, KW)
+    float* partial;            // (k_splits, GEMM rows, GEMM cols) split-K workspace, or null
+    int batch, in_ch, out_ch, in_chp, out_chp;
+    int in_t, in_h, in_w;
+    int k_t, k_h, k_w;
+    int s_t, s_h, s_w;
+    int p_t, p_h, p_w;
+    int out_t, out_h, out_w;
+    int relu;         // fwd: clamp at 0 after the bias
+    int k_splits;     // slices of the GEMM's K dimension
+    int split_steps;  // 32-wide K steps per slice
+    StsmDiv div_vecs;                 // 8-channel vectors per tap: Cp/8 (fwd, wbwd), Op/8 (xbwd)
+    StsmDiv div_kw, div_kh;           // tap -> (dt, dh, dw)
+    StsmDiv div_w, div_h, div_t;      // GEMM row/K position -> (n, t, h, w) over (T', H', W')
+                                      // (fwd, wbwd) or (T, H, W) (xbwd)
+    StsmDiv div_st, div_sh, div_sw;   // xbwd: strides
+    StsmDiv div_tiles_n, div_tiles;   // work item -> (slice, tile row, tile column)
+};
+
+// Conversions and layout changes around the bf16 kernels (kernels/bf16.cu).
+struct Bf16LayoutParams {
+    const void* src;  // f32 or bf16, see the kernel
+    void* dst;        // f32 or bf16, see the kernel
+    i64 n;            // elements written
+    int outer;        // N (activations) or O (weights)
+    int channels;     // C
+    int channels_p;   // C rounded up to a multiple of 8
+    int inner;        // T·H·W (activations) or taps (weights)
+};
+
 // ---------------------------------------------------------------------------------------
 // Helpers.
 // ---------------------------------------------------------------------------------------
@@ -160,6 +207,7 @@ __device__ inline float stsm_fmax(float a, float b) { return fmaxf(a, b); }
 __device__ inline double stsm_fmax(double a, double b) { return fmax(a, b); }
 __device__ inline int stsm_imin(int a, int b) { return a < b ? a : b; }
 __device__ inline int stsm_imax(int a, int b) { return a > b ? a : b; }
+__device__ inline int stsm_div(int n, StsmDiv d) { return (int)(((u64)(u32)n * d.mul) >> d.shift); }
 
 // Flat grid-stride index helpers: every kernel covers any n with any grid.
 __device__ inline i64 stsm_global_thread() { return (i64)blockIdx.x * blockDim.x + threadIdx.x; }

@@ -34,7 +34,7 @@ status=0
 # same kernels as these suites, only on bigger shapes and many more times, and already takes
 # minutes without a sanitizer.
 cargo test --no-fail-fast --features cuda-emulation --target-dir "${STSM_SANITIZE_TARGET_DIR:-target/sanitize-$mode}" \
-    --test cuda_emulation --test emulator_selftest --test tiny_net_emulated "$@" || status=$?
+    --test cuda_emulation --test emulator_selftest --test tiny_net_emulated --test conv3d_bf16_emulated "$@" || status=$?
 if [ "$mode" = thread ]; then
     python3 - "$tsan_logs" <<'PY' || status=1
 import pathlib, re, sys

@@ -54,7 +54,7 @@ stage "tests" cargo test --locked --no-fail-fast
 # and `bench --device cuda-emu` at tiny sizes (cli_bench_device).
 stage "cuda-emu" cargo test --locked --no-fail-fast --features cuda-emulation \
     --test cuda_emulation --test emulator_selftest --test tiny_net_emulated --test train_device \
-    --test cli_bench_device
+    --test conv3d_bf16_emulated --test cli_bench_device
 stage "demo" demo_smoke
 stage "train" train_smoke
 # The same suites with the kernels and the emulator under AddressSanitizer + UBSan (last: it

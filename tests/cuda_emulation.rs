@@ -13,7 +13,7 @@ use stsm_engine::backend::cpu::reference::CpuReference;
 use stsm_engine::backend::cuda::emulator::{cpp_layout, cpp_layout_rows, Emulator};
 use stsm_engine::backend::cuda::launcher::KernelLauncher;
 use stsm_engine::backend::cuda::{device, params, registry, CudaBackend};
-use stsm_engine::backend::{Backend, Conv3dOps, LossOps, OptimOps};
+use stsm_engine::backend::{Conv3dOps, LossOps, OptimOps};
 use stsm_engine::tensor::{DType, Device, Storage, Tensor};
 
 const CPU: CpuReference = CpuReference;

@@ -129,3 +129,54 @@ fn the_module_cache_compiles_a_cubin_for_the_exact_arch_once() {
         .to_string()
         .contains("no kernels/*.cu"));
 }
+
+/// kernels/mma.cuh's inline PTX, through the emulator's self-test kernels of the primitives
+/// (the same source the emulator runs): compute_80/compute_90 PTX without warnings that holds
+/// each instruction, and an sm_90 CUBIN through ptxas without spills.
+#[test]
+fn the_tensor_core_primitives_compile_to_their_ptx_instructions() {
+    require_nvrtc();
+    const FILE: &str = "mma_selftest.cu";
+    let src = KernelSource {
+        file: FILE,
+        source: include_str!("../src/backend/cuda/emu/mma_selftest.cu"),
+        hash: 0x33a,
+        entry_points: &[],
+    };
+    for arch in ["compute_80", "compute_90"] {
+        let out = nvrtc::compile(&src, &nvrtc::base_options(arch), Output::Ptx).unwrap_or_else(|e| panic!("{e}"));
+        assert!(out.log.is_empty(), "{arch} {FILE}: unexpected log:\n{}", out.log);
+        let ptx = String::from_utf8_lossy(&out.code);
+        for insn in [
+            "mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32",
+            "ldmatrix.sync.aligned.m8n8.x1.shared.b16",
+            "ldmatrix.sync.aligned.m8n8.x2.shared.b16",
+            "ldmatrix.sync.aligned.m8n8.x4.shared.b16",
+            "ldmatrix.sync.aligned.m8n8.x1.trans.shared.b16",
+            "ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16",
+            "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16",
+            "cp.async.cg.shared.global",
+            "cp.async.commit_group",
+            "cp.async.wait_group 0",
+            "cp.async.wait_group 1",
+        ] {
+            assert!(ptx.contains(insn), "{arch}: no {insn} in the PTX");
+        }
+        assert!(
+            ptx.contains(".entry emu_selftest_mma_ldmatrix_bf16("),
+            "{arch}: entry missing"
+        );
+    }
+    let mut opts = nvrtc::base_options("sm_90");
+    opts.push("--ptxas-options=-v".into());
+    let out = nvrtc::compile(&src, &opts, Output::Cubin).unwrap_or_else(|e| panic!("{e}"));
+    let report = ptxas_report(&out.log);
+    assert!(
+        report.iter().any(|r| r.0 == "emu_selftest_mma_ldmatrix_bf16"),
+        "{}",
+        out.log
+    );
+    for (k, spills, _) in &report {
+        assert_eq!(*spills, 0, "{k} spills registers:\n{}", out.log);
+    }
+}

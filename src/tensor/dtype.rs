@@ -1,5 +1,6 @@
-//! Element types. Floats (f32 for work, f64 for the reference and gradient checks) and u32
-//! for index tensors such as max-pooling's argmax.
+//! Element types. Floats (f32 for work, f64 for the reference and gradient checks), bf16 for
+//! the tensor-core operands and activations of the CUDA path (storage only: no CPU arithmetic;
+//! conversions in `super::bf16`), and u32 for index tensors such as max-pooling's argmax.
 
 use std::fmt::Debug;
 
@@ -9,6 +10,7 @@ use super::storage::CpuStorage;
 pub enum DType {
     F32,
     F64,
+    BF16,
     U32,
 }
 
@@ -17,6 +19,7 @@ impl DType {
         match self {
             DType::F32 | DType::U32 => 4,
             DType::F64 => 8,
+            DType::BF16 => 2,
         }
     }
 }
@@ -68,6 +71,19 @@ impl Scalar for u32 {
     fn slice(storage: &CpuStorage) -> Option<&[Self]> {
         match storage {
             CpuStorage::U32(v) => Some(v),
+            _ => None,
+        }
+    }
+}
+
+impl Scalar for half::bf16 {
+    const DTYPE: DType = DType::BF16;
+    fn wrap(data: Vec<Self>) -> CpuStorage {
+        CpuStorage::BF16(data)
+    }
+    fn slice(storage: &CpuStorage) -> Option<&[Self]> {
+        match storage {
+            CpuStorage::BF16(v) => Some(v),
             _ => None,
         }
     }

@@ -1,6 +1,7 @@
 //! Contiguous, immutable tensors with a runtime shape. Cloning is cheap (the storage is shared);
 //! every op returns a new tensor.
 
+pub mod bf16;
 pub mod device_memory;
 mod dtype;
 pub mod geometry;
@@ -53,6 +54,7 @@ impl Tensor {
         match dtype {
             DType::F32 => Tensor::full(dims, 0f32),
             DType::F64 => Tensor::full(dims, 0f64),
+            DType::BF16 => Tensor::full(dims, half::bf16::ZERO),
             DType::U32 => Tensor::full(dims, 0u32),
         }
     }
@@ -62,6 +64,7 @@ impl Tensor {
         match self.dtype() {
             DType::F32 => Tensor::full(self.dims(), 1f32),
             DType::F64 => Tensor::full(self.dims(), 1f64),
+            DType::BF16 => Tensor::full(self.dims(), half::bf16::ONE),
             DType::U32 => Tensor::full(self.dims(), 1u32),
         }?
         .to_device(self.device())
@@ -178,6 +181,7 @@ impl Tensor {
         match self.storage.as_ref() {
             Storage::Cpu(CpuStorage::F32(v)) => Ok(v.iter().map(|&x| x as f64).collect()),
             Storage::Cpu(CpuStorage::F64(v)) => Ok(v.clone()),
+            Storage::Cpu(CpuStorage::BF16(v)) => Ok(v.iter().map(|x| x.to_f64()).collect()),
             Storage::Cpu(CpuStorage::U32(v)) => Ok(v.iter().map(|&x| x as f64).collect()),
             Storage::Cuda(_) => self.to_device(Device::Cpu)?.to_f64_vec(),
         }
@@ -203,8 +207,9 @@ impl Tensor {
         })
     }
 
-    /// Converts between float types (f32 <-> f64) on the same device; a no-op clone when
-    /// already `dtype`.
+    /// Converts between float types (f32, f64, bf16) on the same device (through the host);
+    /// a no-op clone when already `dtype`. To bf16 rounds the f32 value to nearest even (f64
+    /// goes through f32 first), exactly as the device's conversion kernel does.
     pub fn to_dtype(&self, dtype: DType) -> Result<Tensor> {
         if dtype == self.dtype() {
             return Ok(self.clone());
@@ -213,6 +218,7 @@ impl Tensor {
         match dtype {
             DType::F32 => Tensor::from_vec(self.dims(), wide.iter().map(|&x| x as f32).collect()),
             DType::F64 => Tensor::from_vec(self.dims(), wide),
+            DType::BF16 => Tensor::from_vec(self.dims(), wide.iter().map(|&x| bf16::from_f32(x as f32)).collect()),
             DType::U32 => Err(Error::type_mismatch("to_dtype", "conversion to u32 is not supported")),
         }?
         .to_device(self.device())

@@ -50,6 +50,7 @@ impl std::str::FromStr for Device {
 pub enum CpuStorage {
     F32(Vec<f32>),
     F64(Vec<f64>),
+    BF16(Vec<half::bf16>),
     U32(Vec<u32>),
 }
 
@@ -58,6 +59,7 @@ impl CpuStorage {
         match self {
             CpuStorage::F32(_) => DType::F32,
             CpuStorage::F64(_) => DType::F64,
+            CpuStorage::BF16(_) => DType::BF16,
             CpuStorage::U32(_) => DType::U32,
         }
     }
@@ -66,6 +68,7 @@ impl CpuStorage {
         match self {
             CpuStorage::F32(v) => v.len(),
             CpuStorage::F64(v) => v.len(),
+            CpuStorage::BF16(v) => v.len(),
             CpuStorage::U32(v) => v.len(),
         }
     }

@@ -3,6 +3,8 @@
 //! checker in f64.
 #![allow(dead_code)]
 
+/// The bf16 tensor-core path's cases, shared by the emulator and GPU suites.
+pub mod bf16_cases;
 /// CUDA backend cases shared by the emulator and GPU suites.
 pub mod kernel_cases;
 pub mod tiny;

@@ -54,6 +54,7 @@ pub fn upload(cpu: &CpuStorage, launcher: &Arc<dyn KernelLauncher>) -> Result<Cu
     let bytes: Vec<u8> = match cpu {
         CpuStorage::F32(v) => v.iter().flat_map(|x| x.to_ne_bytes()).collect(),
         CpuStorage::F64(v) => v.iter().flat_map(|x| x.to_ne_bytes()).collect(),
+        CpuStorage::BF16(v) => v.iter().flat_map(|x| x.to_bits().to_ne_bytes()).collect(),
         CpuStorage::U32(v) => v.iter().flat_map(|x| x.to_ne_bytes()).collect(),
     };
     Ok(CudaStorage {
@@ -78,6 +79,12 @@ pub fn download(s: &CudaStorage) -> Result<CpuStorage> {
             bytes
                 .chunks_exact(8)
                 .map(|c| f64::from_ne_bytes(c.try_into().unwrap()))
+                .collect(),
+        ),
+        DType::BF16 => CpuStorage::BF16(
+            bytes
+                .chunks_exact(2)
+                .map(|c| half::bf16::from_bits(u16::from_ne_bytes(c.try_into().unwrap())))
                 .collect(),
         ),
         DType::U32 => CpuStorage::U32(

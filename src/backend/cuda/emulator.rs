@@ -25,15 +25,8 @@ extern "C" {
     fn stsm_emu_has_kernel(name: *const c_char, mutant: c_int) -> c_int;
     fn stsm_emu_layout(ty: *const c_char, field: *const c_char) -> usize;
     fn stsm_emu_layout_rows() -> usize;
-    fn stsm_emu_set_watchdog_secs(secs: f64);
     fn stsm_emu_static_shared_bytes() -> usize;
-}
-
-/// Seconds a barrier may wait before an emulated launch fails as deadlocked (default 30;
-/// the environment variable STSM_EMU_WATCHDOG_SECS overrides it).
-pub fn set_watchdog_secs(secs: f64) {
-    // SAFETY: stores a number.
-    unsafe { stsm_emu_set_watchdog_secs(secs) }
+    fn stsm_emu_shared_access_counts(name: *const c_char, out: *mut u64) -> c_int;
 }
 
 /// Whether the emulator and kernels were built under ASan + UBSan (scripts/emu-sanitize.sh).
@@ -50,6 +43,55 @@ pub fn thread_sanitized() -> bool {
 pub fn static_shared_bytes() -> usize {
     // SAFETY: no arguments.
     unsafe { stsm_emu_static_shared_bytes() }
+}
+
+/// One kind of shared-memory traffic of a launch: warp-level instructions (for stores and
+/// cp.async, the n-th access of each lane of a warp counts as one instruction), the 128-byte
+/// wavefronts they took (32 banks × 4 bytes; lanes served in phases of 128 bytes: 32 lanes of
+/// 4 bytes, 16 of 8, 8 of 16; an ldmatrix serves one 8×8 matrix per phase), and the extra
+/// wavefronts beyond one per phase: the bank conflicts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SharedAccessCounts {
+    pub instructions: u64,
+    pub wavefronts: u64,
+    pub extra_wavefronts: u64,
+}
+
+/// Shared-memory traffic of one launch through kernels/mma.cuh: `ldmatrix_*`, `cp_async_16`
+/// (its shared-memory write) and `st_shared_b{32,64,128}`. Plain C++ shared accesses are not
+/// counted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BankConflicts {
+    pub ldmatrix: SharedAccessCounts,
+    pub cp_async: SharedAccessCounts,
+    pub st_shared: SharedAccessCounts,
+}
+
+impl BankConflicts {
+    /// All extra wavefronts: zero for a conflict-free kernel.
+    pub fn extra_wavefronts(&self) -> u64 {
+        self.ldmatrix.extra_wavefronts + self.cp_async.extra_wavefronts + self.st_shared.extra_wavefronts
+    }
+}
+
+/// The shared-memory access counts of the last emulated launch of `kernel` (by any emulator
+/// in this process; summed over all its blocks), or None if it has not been launched. Tests
+/// running in parallel should read the counts of kernels only they launch.
+pub fn bank_conflicts(kernel: &str) -> Option<BankConflicts> {
+    let name = CString::new(kernel).ok()?;
+    let mut v = [0u64; 9];
+    // SAFETY: a valid NUL-terminated string and a buffer of the 9 counts the C side writes.
+    let found = unsafe { stsm_emu_shared_access_counts(name.as_ptr(), v.as_mut_ptr()) };
+    let kind = |k: usize| SharedAccessCounts {
+        instructions: v[3 * k],
+        wavefronts: v[3 * k + 1],
+        extra_wavefronts: v[3 * k + 2],
+    };
+    (found != 0).then(|| BankConflicts {
+        ldmatrix: kind(0),
+        cp_async: kind(1),
+        st_shared: kind(2),
+    })
 }
 
 /// Live allocations: start address -> (backing storage, byte length).

@@ -192,6 +192,92 @@ pub struct SgdParams<T> {
     pub grad_scale: T,
 }
 
+/// n / d for 0 <= n < 2^31 as (n · mul) >> shift (kernels/common.cuh `stsm_div`):
+/// Granlund–Montgomery with shift = 31 + ceil(log2 d) and mul = ceil(2^shift / d), which is
+/// exact for every 31-bit n because mul · d − 2^shift < d <= 2^(shift − 31).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StsmDiv {
+    pub mul: u32,
+    pub shift: u32,
+}
+
+impl StsmDiv {
+    /// The pair for divisor `d` (1 <= d < 2^31; 0 is treated as 1 so unused fields stay valid).
+    pub fn new(d: usize) -> StsmDiv {
+        let d = d.clamp(1, i32::MAX as usize) as u64;
+        let l = 64 - (d - 1).leading_zeros(); // ceil(log2 d); 0 for d = 1
+        let shift = 31 + l;
+        StsmDiv {
+            mul: ((1u64 << shift).div_ceil(d)) as u32,
+            shift,
+        }
+    }
+
+    /// What the kernel computes.
+    pub fn apply(self, n: u32) -> u32 {
+        ((n as u64 * self.mul as u64) >> self.shift) as u32
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Conv3dBf16Params {
+    pub x: DevicePtr,       // (N, T, H, W, Cp) bf16
+    pub w: DevicePtr,       // fwd (O, taps, Cp), xbwd (C, taps, Op) bf16
+    pub b: DevicePtr,       // (O) f32 or 0
+    pub gy: DevicePtr,      // (N, T', H', W', Op) bf16
+    pub out: DevicePtr,     // fwd y (N, T', H', W', Op), xbwd gx (N, T, H, W, Cp) bf16
+    pub out_f32: DevicePtr, // fwd (N, T', H', W', O), xbwd (N, T, H, W, C) or 0; wbwd gw
+    pub partial: DevicePtr, // (k_splits, GEMM rows, GEMM cols) f32 or 0
+    pub batch: i32,
+    pub in_ch: i32,
+    pub out_ch: i32,
+    pub in_chp: i32,
+    pub out_chp: i32,
+    pub in_t: i32,
+    pub in_h: i32,
+    pub in_w: i32,
+    pub k_t: i32,
+    pub k_h: i32,
+    pub k_w: i32,
+    pub s_t: i32,
+    pub s_h: i32,
+    pub s_w: i32,
+    pub p_t: i32,
+    pub p_h: i32,
+    pub p_w: i32,
+    pub out_t: i32,
+    pub out_h: i32,
+    pub out_w: i32,
+    pub relu: i32,
+    pub k_splits: i32,
+    pub split_steps: i32,
+    pub div_vecs: StsmDiv,
+    pub div_kw: StsmDiv,
+    pub div_kh: StsmDiv,
+    pub div_w: StsmDiv,
+    pub div_h: StsmDiv,
+    pub div_t: StsmDiv,
+    pub div_st: StsmDiv,
+    pub div_sh: StsmDiv,
+    pub div_sw: StsmDiv,
+    pub div_tiles_n: StsmDiv,
+    pub div_tiles: StsmDiv,
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Bf16LayoutParams {
+    pub src: DevicePtr,
+    pub dst: DevicePtr,
+    pub n: i64,
+    pub outer: i32,
+    pub channels: i32,
+    pub channels_p: i32,
+    pub inner: i32,
+}
+
 // SAFETY: all are repr(C) mirrors of common.cuh built from plain integers and floats.
 unsafe impl<T: KernelFloat> KernelParams for Conv3dParams<T> {}
 unsafe impl<T: KernelFloat> KernelParams for Pool3dParams<T> {}
@@ -202,6 +288,8 @@ unsafe impl<T: KernelFloat> KernelParams for LossParams<T> {}
 unsafe impl<T: KernelFloat> KernelParams for PermuteParams<T> {}
 unsafe impl<T: KernelFloat> KernelParams for SgdSlot<T> {}
 unsafe impl<T: KernelFloat> KernelParams for SgdParams<T> {}
+unsafe impl KernelParams for Conv3dBf16Params {}
+unsafe impl KernelParams for Bf16LayoutParams {}
 
 /// (struct name as the C++ layout table spells it, field, offset) for every field, plus a
 /// ("sizeof", size) row per struct: what the layout test compares.
@@ -304,5 +392,102 @@ pub fn layout_rows() -> Vec<(String, &'static str, usize)> {
         dampening,
         grad_scale
     );
+    // The non-generic structs: one row set each, named as in C++.
+    macro_rules! plain_rows {
+        ($ty:ident, $($f:ident),*) => {{
+            let name = stringify!($ty).to_string();
+            rows.push((name.clone(), "sizeof", std::mem::size_of::<$ty>()));
+            $(rows.push((name.clone(), stringify!($f), std::mem::offset_of!($ty, $f)));)*
+        }};
+    }
+    plain_rows!(StsmDiv, mul, shift);
+    plain_rows!(
+        Conv3dBf16Params,
+        x,
+        w,
+        b,
+        gy,
+        out,
+        out_f32,
+        partial,
+        batch,
+        in_ch,
+        out_ch,
+        in_chp,
+        out_chp,
+        in_t,
+        in_h,
+        in_w,
+        k_t,
+        k_h,
+        k_w,
+        s_t,
+        s_h,
+        s_w,
+        p_t,
+        p_h,
+        p_w,
+        out_t,
+        out_h,
+        out_w,
+        relu,
+        k_splits,
+        split_steps,
+        div_vecs,
+        div_kw,
+        div_kh,
+        div_w,
+        div_h,
+        div_t,
+        div_st,
+        div_sh,
+        div_sw,
+        div_tiles_n,
+        div_tiles
+    );
+    plain_rows!(Bf16LayoutParams, src, dst, n, outer, channels, channels_p, inner);
     rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StsmDiv;
+
+    /// The magic-number division equals integer division for every divisor the kernels use
+    /// (sizes up to thousands, large ones too) at the numerators most likely to break it:
+    /// multiples of d and their neighbours, the top of the 31-bit range, and a spread between.
+    #[test]
+    fn magic_division_is_exact_for_31_bit_numerators() {
+        let mut divisors: Vec<u32> = (1..=4100).collect();
+        divisors.extend([
+            65_535,
+            65_536,
+            100_003,
+            1 << 20,
+            (1 << 30) + 1,
+            i32::MAX as u32 - 1,
+            i32::MAX as u32,
+        ]);
+        let top = i32::MAX as u32;
+        for &d in &divisors {
+            let div = StsmDiv::new(d as usize);
+            let check = |n: u32| assert_eq!(div.apply(n), n / d, "{n} / {d}");
+            for n in (0..64).chain(top - 64..=top) {
+                check(n);
+            }
+            for q in [1u32, 2, 3, 7, 1000, top / d] {
+                let n = (q as u64 * d as u64).min(top as u64) as u32;
+                check(n);
+                check(n.saturating_sub(1));
+                check(n.saturating_add(1).min(top));
+            }
+            let mut x = d.wrapping_mul(2_654_435_761);
+            for _ in 0..64 {
+                x ^= x << 13;
+                x ^= x >> 17;
+                x ^= x << 5;
+                check(x & top);
+            }
+        }
+    }
 }

@@ -27,7 +27,9 @@ mod tests {
     fn every_kernel_file_and_header_is_embedded() {
         let files: Vec<&str> = SOURCES.iter().map(|s| s.file).collect();
         for f in [
+            "bf16.cu",
             "conv3d.cu",
+            "conv3d_bf16.cu",
             "pool3d.cu",
             "elementwise.cu",
             "dense.cu",

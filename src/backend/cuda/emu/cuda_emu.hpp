@@ -1,9 +1,11 @@
 // CPU emulation of the CUDA execution model, enough for kernels/*.cu (see kernels/README.md).
-// A launch runs its blocks one after another; the threads of a block are concurrent OS
-// threads; __syncthreads is a barrier with a deadlock watchdog; static __shared__ storage is
+// A launch runs its blocks one after another; the threads of a block are fibers on one OS
+// thread (runtime.cpp, fiber.hpp) that switch only at barriers; __syncthreads is a barrier
+// whose deadlocks and divergence are reported at once; static __shared__ storage is
 // process-wide static memory in the `stsm_shared` section (sound because one block runs at a
 // time and launches are serialised), refilled with NaN bytes before every block; warp
-// shuffles go through a per-warp exchange buffer guarded by a per-warp barrier.
+// shuffles and the tensor-core primitives (kernels/mma.cuh) go through a per-warp exchange
+// area between two meetings of a per-warp barrier.
 #pragma once
 
 #include <math.h>
@@ -13,6 +15,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <stdexcept>
 
 #define STSM_EMULATION 1
 
@@ -36,6 +39,27 @@ void* dynamic_shared();
 // Exchanges `bits` among the lanes of the calling warp: returns the value lane `src` wrote
 // (or the caller's own when `src` is outside the warp).
 u64 warp_exchange(u64 bits, int src);
+
+// Warp-collective operations (shuffles, mma, ldmatrix): every lane of the calling warp
+// deposits `bytes` (at most kGatherSlotBytes) from `mine`; once all lanes have, each gets the
+// 32 deposits (slot = lane) and may read shared memory; warp_gather_end() meets the lanes
+// again, after which the slots may be overwritten. `what` names the operation in errors;
+// `full_warp` makes a warp of fewer than 32 threads an error (mma, ldmatrix).
+constexpr size_t kGatherSlotBytes = 32;
+const void* warp_gather_begin(const void* mine, size_t bytes, const char* what, bool full_warp);
+void warp_gather_end(const char* what);
+int lane_id();
+
+// cp.async emulation (kernels/mma.cuh): the copy is queued with its source bytes read now and
+// its destination filled with NaN bytes; it lands at the cp_async_wait that retires its group.
+void cp_async_16(void* smem_dst, const void* gmem_src, int src_bytes);
+void cp_async_commit();
+void cp_async_wait(int pending_groups);
+// Bank-conflict accounting: a shared store of `bytes` (4, 8 or 16) at `addr` by this thread
+// (grouped with the warp's other lanes by per-thread order), and one warp's ldmatrix of
+// `matrices` 8x8 matrices whose 8·matrices row addresses are `rows` (called by one lane).
+void note_shared_store(const void* addr, int bytes);
+void note_ldmatrix(const void* const* rows, int matrices);
 
 template <typename T>
 T shuffle(T v, int src) {
@@ -85,7 +109,7 @@ constexpr KernelEntry entry(const char* name) {
 #define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
-#define __align__(n) alignas(n)
+#define __align__(n) __attribute__((aligned(n)))
 #define __restrict__ __restrict
 #define __shared__ static __attribute__((section("stsm_shared")))
 #define __syncthreads() stsm_emu::syncthreads()

@@ -54,7 +54,24 @@ struct Row {
         OFF(T, name, lr), OFF(T, name, weight_decay), OFF(T, name, momentum), OFF(T, name, dampening),             \
         OFF(T, name, grad_scale)
 
+#define DIV(T, name) SIZE(T, name), OFF(T, name, mul), OFF(T, name, shift)
+#define CONVBF(T, name)                                                                                           \
+    SIZE(T, name), OFF(T, name, x), OFF(T, name, w), OFF(T, name, b), OFF(T, name, gy), OFF(T, name, out),          \
+        OFF(T, name, out_f32), OFF(T, name, partial), OFF(T, name, batch), OFF(T, name, in_ch),                     \
+        OFF(T, name, out_ch), OFF(T, name, in_chp), OFF(T, name, out_chp), OFF(T, name, in_t), OFF(T, name, in_h),  \
+        OFF(T, name, in_w), OFF(T, name, k_t), OFF(T, name, k_h), OFF(T, name, k_w), OFF(T, name, s_t),            \
+        OFF(T, name, s_h), OFF(T, name, s_w), OFF(T, name, p_t), OFF(T, name, p_h), OFF(T, name, p_w),             \
+        OFF(T, name, out_t), OFF(T, name, out_h), OFF(T, name, out_w), OFF(T, name, relu), OFF(T, name, k_splits),  \
+        OFF(T, name, split_steps), OFF(T, name, div_vecs), OFF(T, name, div_kw), OFF(T, name, div_kh),              \
+        OFF(T, name, div_w), OFF(T, name, div_h), OFF(T, name, div_t), OFF(T, name, div_st), OFF(T, name, div_sh),  \
+        OFF(T, name, div_sw), OFF(T, name, div_tiles_n), OFF(T, name, div_tiles)
+#define BFLAYOUT(T, name)                                                                                         \
+    SIZE(T, name), OFF(T, name, src), OFF(T, name, dst), OFF(T, name, n), OFF(T, name, outer),                      \
+        OFF(T, name, channels), OFF(T, name, channels_p), OFF(T, name, inner)
+
 const Row kRows[] = {
+    DIV(StsmDiv, "StsmDiv"), CONVBF(Conv3dBf16Params, "Conv3dBf16Params"),
+    BFLAYOUT(Bf16LayoutParams, "Bf16LayoutParams"),
     CONV(Conv3dParams<float>, "Conv3dParams<f32>"),       CONV(Conv3dParams<double>, "Conv3dParams<f64>"),
     POOL(Pool3dParams<float>, "Pool3dParams<f32>"),       POOL(Pool3dParams<double>, "Pool3dParams<f64>"),
     ELEM(ElementwiseParams<float>, "ElementwiseParams<f32>"), ELEM(ElementwiseParams<double>, "ElementwiseParams<f64>"),

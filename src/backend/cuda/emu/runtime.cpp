@@ -1,20 +1,31 @@
 // The emulator's launch machinery (see cuda_emu.hpp for the model). Exposes a C API to Rust:
 // stsm_emu_launch runs one kernel by name and returns 0 or an error message.
-#include <barrier>
-#include <chrono>
-#include <condition_variable>
+//
+// A launch runs its blocks one after another on the calling OS thread. The threads of a block
+// are fibers (fiber.hpp) that a scheduler resumes in thread order, pass after pass; a fiber
+// runs until it waits at a barrier (__syncthreads, or its warp's barrier inside a shuffle,
+// mma or ldmatrix) or returns. The last thread to arrive completes the barrier and runs on;
+// the others become runnable. A pass in which no fiber can run is a deadlock, reported at
+// once; a barrier that threads can no longer complete because others returned is a divergent
+// barrier. A fiber never yields between barriers, so a kernel that spin-waits on memory
+// another thread writes (without a barrier in the loop) hangs: not supported.
+#include <algorithm>
+#include <array>
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
-#include <algorithm>
+#include <deque>
 #include <exception>
-#include <functional>
-#include <stdexcept>
+#include <map>
+#include <memory>
 #include <mutex>
+#include <stdexcept>
 #include <string>
-#include <thread>
+#include <utility>
 #include <vector>
 
 #include "cuda_emu.hpp"
+#include "fiber.hpp"
 
 #ifdef __SANITIZE_ADDRESS__
 #include <sanitizer/asan_interface.h>
@@ -32,21 +43,130 @@ extern const KernelEntry* const kMutantTables[];
 
 namespace {
 
-// Thrown inside a thread to unwind it once the launch has failed.
+// Thrown inside a fiber to unwind it once the launch has failed.
 struct Abort {};
 
-// Participants of one barrier (the block's __syncthreads, or one warp's shuffle barrier).
-// Each barrier has its own condition variable: a completing warp shuffle then wakes only its
-// 32 lanes, not every thread of the block (which made emulation quadratic in block size).
+// One emulated cp.async: destination and the source bytes read at issue (zero-filled past
+// src_bytes), written to the destination when its group retires.
+struct PendingCopy {
+    unsigned char* dst;
+    unsigned char bytes[16];
+};
+
+// One shared-memory access of a thread, for the bank-conflict count.
+struct SharedAccess {
+    const void* addr;
+    int bytes;
+};
+
+// Shared-memory traffic of one kind: warp-level instructions, the 128-byte wavefronts they
+// took, and how many of those were extra (bank conflicts) beyond one per phase.
+struct AccessCounts {
+    u64 instructions = 0, wavefronts = 0, extra = 0;
+    void add(const AccessCounts& o) {
+        instructions += o.instructions;
+        wavefronts += o.wavefronts;
+        extra += o.extra;
+    }
+};
+enum AccessKind { kLdmatrix = 0, kCpAsync = 1, kStShared = 2, kAccessKinds = 3 };
+
+// Per emulated thread, reset before each block.
+struct ThreadCtx {
+    std::vector<PendingCopy> open_copies;               // issued, not yet committed
+    std::deque<std::vector<PendingCopy>> copy_groups;   // committed, oldest first
+    std::vector<SharedAccess> stores[2];                // [0] cp.async, [1] st.shared, in issue order
+    AccessCounts ldmatrix;                              // warps' ldmatrix, counted by lane 0
+
+    void reset() {
+        open_copies.clear();
+        copy_groups.clear();
+        stores[0].clear();
+        stores[1].clear();
+        ldmatrix = AccessCounts{};
+    }
+};
+
+// The wavefronts one warp-level shared access takes: lanes are served in phases of 128 bytes
+// (32 lanes of 4 bytes, 16 of 8, 8 of 16); within a phase each of the 32 four-byte banks
+// delivers one distinct word per wavefront (lanes touching the same word share it).
+AccessCounts count_wavefronts(const SharedAccess* by_lane, const bool* active, int lanes) {
+    int width = 4;
+    for (int l = 0; l < lanes; ++l)
+        if (active[l]) width = std::max(width, by_lane[l].bytes);
+    const int per_phase = 128 / width;
+    AccessCounts c;
+    c.instructions = 1;
+    for (int p0 = 0; p0 < lanes; p0 += per_phase) {
+        uintptr_t words[32][32];  // per bank, the distinct words requested
+        int count[32] = {};
+        bool any = false;
+        for (int l = p0; l < std::min(lanes, p0 + per_phase); ++l) {
+            if (!active[l]) continue;
+            any = true;
+            const uintptr_t first = (uintptr_t)by_lane[l].addr / 4;
+            for (uintptr_t w = first; w < first + (uintptr_t)std::max(1, by_lane[l].bytes / 4); ++w) {
+                const int bank = (int)(w % 32);
+                bool seen = false;
+                for (int i = 0; i < count[bank]; ++i) seen = seen || words[bank][i] == w;
+                if (!seen && count[bank] < 32) words[bank][count[bank]++] = w;
+            }
+        }
+        if (!any) continue;
+        const int wave = *std::max_element(count, count + 32);
+        c.wavefronts += (u64)wave;
+        c.extra += (u64)(wave - 1);
+    }
+    return c;
+}
+
+
+// Emulator bookkeeping that several fibers of a block touch. Fiber switches carry no
+// synchronisation as far as ThreadSanitizer knows, so this state is kept in relaxed atomics:
+// never a reported race, and no happens-before edge that could hide a race in a kernel. A
+// barrier's real ordering is modelled by tsan_release / tsan_acquire.
+template <typename T>
+struct Relaxed {
+    std::atomic<T> v{};
+    T get() const { return v.load(std::memory_order_relaxed); }
+    void set(T x) { v.store(x, std::memory_order_relaxed); }
+};
+
+// Participants of one barrier (the block's __syncthreads, or one warp's collective barrier).
 struct BarrierState {
-    int size = 0, arrived = 0, exited = 0;
-    u64 generation = 0;
-    std::condition_variable cv;
+    Relaxed<int> size, arrived, exited;
+    Relaxed<u64> generation;
+    // ThreadSanitizer sync objects, alternating by generation: a fiber that completes
+    // generation g and runs on to arrive at g + 1 must not release into the object that a
+    // slower waiter of g has yet to acquire.
+    char sync[2] = {};
 
     void reset(int n) {
-        size = n;
-        arrived = exited = 0;
+        size.set(n);
+        arrived.set(0);
+        exited.set(0);
     }
+};
+
+enum FiberStatus : int { kRunnable = 0, kWaiting = 1, kDone = 2 };
+
+struct Launch;
+
+// One emulated CUDA thread: its fiber and state. Kept in a pool across launches.
+struct EmuThread {
+    std::unique_ptr<Fiber> fiber;
+    Launch* launch = nullptr;
+    int tid = 0;
+    ThreadState state;
+    ThreadCtx ctx;
+    Relaxed<int> status;
+    Relaxed<BarrierState*> waiting_on;
+    Relaxed<u64> waiting_gen;
+};
+
+// 16-byte aligned storage for dynamic shared memory (cp.async and ldmatrix need it).
+struct alignas(16) Chunk16 {
+    unsigned char b[16];
 };
 
 struct Launch {
@@ -54,138 +174,207 @@ struct Launch {
     const void* params = nullptr;
     dim3 grid, block;
     int threads = 0;
-    u64 blocks = 0, next_block = 0, current_block = 0;
-    bool stop = false;
-    std::vector<u64> dynamic_shared;  // u64 for 8-byte alignment
-    std::vector<u64> exchange;        // one shuffle slot per thread
-    double watchdog_s = 30;
+    u64 blocks = 0, current_block = 0;
+    std::vector<Chunk16> dynamic_shared;
+    std::vector<u64> gather;  // kGatherSlotBytes per thread for warp collectives
+    std::vector<EmuThread*> thread;
+    AccessCounts counts[kAccessKinds];  // bank-conflict tally of the whole launch
 
-    std::mutex m;
-    bool failed = false;
-    std::string error;
+    Relaxed<bool> failed;
+    std::string error;  // written once, by whoever fails first
     BarrierState block_barrier;
     std::vector<BarrierState> warp_barriers;  // sized once per launch, never reallocated
+    FiberContext scheduler;                   // the OS thread's own context
+    char block_start_sync = 0, block_end_sync = 0;  // TSan: scheduler <-> fibers per block
 
-    void fail(std::string msg) {  // m held
-        if (!failed) {
-            failed = true;
-            error = std::move(msg);
-        }
-        block_barrier.cv.notify_all();
-        for (auto& w : warp_barriers) w.cv.notify_all();
+    void fail(const std::string& msg) {
+        if (failed.get()) return;
+        error = msg;
+        failed.set(true);
     }
     std::string where() const {
         return std::string(kernel->name) + " block " + std::to_string(current_block);
     }
 };
 
-thread_local ThreadState tls_state;
-thread_local Launch* tls_launch = nullptr;
-thread_local int tls_tid = 0;
+// The running emulated thread (launches are serialised process-wide, so one pointer does).
+std::atomic<EmuThread*> g_current{nullptr};
 
-// Waits at `b` until all its live participants arrive; detects divergence (some exited while
-// others wait) and deadlock (nobody came for watchdog_s).
-void barrier_wait(Launch& L, BarrierState& b, const char* what) {
-    std::unique_lock<std::mutex> lk(L.m);
-    if (L.failed) throw Abort{};
-    ++b.arrived;
-    if (b.arrived == b.size) {
-        b.arrived = 0;
-        ++b.generation;
-        b.cv.notify_all();
+EmuThread& current() { return *g_current.load(std::memory_order_relaxed); }
+
+std::string divergent(const Launch& L, const BarrierState& b, const char* what) {
+    return L.where() + ": " + what + " reached by " + std::to_string(b.arrived.get()) + " of " +
+           std::to_string(b.size.get()) + " threads; the others had returned (divergent barrier)";
+}
+
+// Waits at `b` until all its participants arrive (see the file comment).
+void barrier_wait(BarrierState& b, const char* what) {
+    EmuThread& t = current();
+    Launch& L = *t.launch;
+    if (L.failed.get()) throw Abort{};
+    const u64 gen = b.generation.get();
+    void* sync = &b.sync[gen & 1];
+    tsan_release(sync);
+    const int arrived = b.arrived.get() + 1;
+    if (arrived == b.size.get()) {
+        b.arrived.set(0);
+        b.generation.set(gen + 1);
+        tsan_acquire(sync);
         return;
     }
-    if (b.arrived + b.exited == b.size) {
-        L.fail(L.where() + ": " + what + " reached by " + std::to_string(b.arrived) + " of " +
-               std::to_string(b.size) + " threads; the others had returned (divergent barrier)");
+    b.arrived.set(arrived);
+    if (arrived + b.exited.get() == b.size.get()) {
+        L.fail(divergent(L, b, what));
         throw Abort{};
     }
-    const u64 gen = b.generation;
-    const auto start = std::chrono::steady_clock::now();
-    while (b.generation == gen && !L.failed) {
-        b.cv.wait_for(lk, std::chrono::milliseconds(50));
-        const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-        if (b.generation == gen && !L.failed && waited > L.watchdog_s) {
-            L.fail(L.where() + ": deadlock at " + what + ": " + std::to_string(b.arrived) + " of " +
-                   std::to_string(b.size) + " threads waited " + std::to_string((int)waited) + " s");
-        }
-    }
-    if (b.generation == gen) throw Abort{};
+    t.waiting_on.set(&b);
+    t.waiting_gen.set(gen);
+    t.status.set(kWaiting);
+    switch_fiber(t.fiber->context(), L.scheduler, false);
+    if (b.generation.get() == gen) throw Abort{};  // resumed only to unwind a failed launch
+    tsan_acquire(sync);
 }
 
 // A thread finished its block: it no longer counts for barriers; if everyone else is
 // already waiting, that barrier can never complete.
-void thread_exited(Launch& L, int tid) {
-    std::unique_lock<std::mutex> lk(L.m);
+void thread_exited(EmuThread& t) {
+    Launch& L = *t.launch;
     auto check = [&](BarrierState& b, const char* what) {
-        ++b.exited;
-        if (b.arrived > 0 && b.arrived + b.exited == b.size)
-            L.fail(L.where() + ": " + what + " reached by " + std::to_string(b.arrived) + " of " +
-                   std::to_string(b.size) + " threads; the others had returned (divergent barrier)");
+        b.exited.set(b.exited.get() + 1);
+        if (b.arrived.get() > 0 && b.arrived.get() + b.exited.get() == b.size.get()) L.fail(divergent(L, b, what));
     };
     check(L.block_barrier, "__syncthreads");
-    check(L.warp_barriers[tid / 32], "a warp shuffle");
+    check(L.warp_barriers[t.tid / 32], "a warp-collective operation");
 }
 
-// Fills every emulated static __shared__ array with 0xFF bytes. Under AddressSanitizer the
-// section also holds the redzones that catch out-of-bounds shared indices; those stay intact.
-void fill_static_shared() {
-#ifdef __SANITIZE_ADDRESS__
-    for (char* p = __start_stsm_shared; p < __stop_stsm_shared; ++p)
-        if (!__asan_address_is_poisoned(p)) *p = (char)0xFF;
-#else
-    std::memset(__start_stsm_shared, 0xFF, (size_t)(__stop_stsm_shared - __start_stsm_shared));
-#endif
-}
-
-// Runs between blocks, by one thread, while all others wait: next block or stop.
-void prepare_next_block(Launch& L) {
-    std::lock_guard<std::mutex> lk(L.m);
-    if (L.failed || L.next_block == L.blocks) {
-        L.stop = true;
-        return;
+void fiber_main(void* arg) {
+    EmuThread& t = *static_cast<EmuThread*>(arg);
+    fiber_started(t.fiber->context());
+    Launch& L = *t.launch;
+    tsan_acquire(&L.block_start_sync);
+    try {
+        L.kernel->run(L.params);
+    } catch (const Abort&) {
+    } catch (const std::exception& e) {
+        L.fail(L.where() + ": exception: " + e.what());
+    } catch (...) {
+        L.fail(L.where() + ": unknown exception");
     }
-    L.current_block = L.next_block++;
-    L.block_barrier.reset(L.threads);
-    for (size_t w = 0; w < L.warp_barriers.size(); ++w) {
-        const int size = std::min(32, L.threads - (int)w * 32);
-        L.warp_barriers[w].reset(size);
-    }
-    // Garbage in shared memory before each block: a kernel that reads shared memory it did
-    // not write this block sees NaN (floats) or all-ones (integers).
-    if (__start_stsm_shared && __stop_stsm_shared) fill_static_shared();
-    std::memset(L.dynamic_shared.data(), 0xFF, L.dynamic_shared.size() * sizeof(u64));
+    thread_exited(t);
+    tsan_release(&L.block_end_sync);
+    t.status.set(kDone);
+    switch_fiber(t.fiber->context(), L.scheduler, true);
+    __builtin_unreachable();
 }
 
-struct PrepareCompletion {
-    Launch* L;
-    void operator()() noexcept { prepare_next_block(*L); }
-};
-
-void thread_main(Launch& L, std::barrier<PrepareCompletion>& between_blocks, int tid) {
-    tls_launch = &L;
-    tls_tid = tid;
-    tls_state.block_dim = L.block;
-    tls_state.grid_dim = L.grid;
-    tls_state.thread_idx = dim3{(unsigned)tid % L.block.x, (unsigned)tid / L.block.x % L.block.y,
-                                (unsigned)tid / (L.block.x * L.block.y)};
-    for (;;) {
-        between_blocks.arrive_and_wait();
-        if (L.stop) break;
-        const u64 b = L.current_block;
-        tls_state.block_idx = dim3{(unsigned)(b % L.grid.x), (unsigned)(b / L.grid.x % L.grid.y),
-                                   (unsigned)(b / ((u64)L.grid.x * L.grid.y))};
-        try {
-            L.kernel->run(L.params);
-        } catch (const Abort&) {
-        } catch (const std::exception& e) {
-            std::lock_guard<std::mutex> lk(L.m);
-            L.fail(L.where() + ": exception: " + e.what());
+// Runs every thread of the current block to completion (or to the launch's failure).
+void run_block(Launch& L) {
+    for (EmuThread* t : L.thread) {
+        t->status.set(kRunnable);
+        t->fiber->start(&fiber_main, t);
+    }
+    int done = 0;
+    while (done < L.threads) {
+        bool progressed = false;
+        for (EmuThread* t : L.thread) {
+            const int st = t->status.get();
+            if (st == kDone) continue;
+            if (st == kWaiting && !L.failed.get() && t->waiting_on.get()->generation.get() == t->waiting_gen.get())
+                continue;
+            t->status.set(kRunnable);
+            g_current.store(t, std::memory_order_relaxed);
+            switch_fiber(L.scheduler, t->fiber->context(), false);
+            progressed = true;
+            if (t->status.get() == kDone) ++done;
         }
-        thread_exited(L, tid);
+        if (!progressed && done < L.threads) {
+            // Nobody can run and not everyone has returned: a barrier deadlock. The next pass
+            // resumes the waiters, which unwind.
+            int at_sync = 0, at_warp = 0;
+            for (EmuThread* t : L.thread)
+                if (t->status.get() == kWaiting) (t->waiting_on.get() == &L.block_barrier ? at_sync : at_warp)++;
+            L.fail(L.where() + ": deadlock: no thread can proceed: " + std::to_string(at_sync) + " of " +
+                   std::to_string(L.threads) + " threads wait at __syncthreads, " + std::to_string(at_warp) +
+                   " at warp-collective operations, " + std::to_string(done) + " had returned");
+        }
     }
-    tls_launch = nullptr;
+    g_current.store(nullptr, std::memory_order_relaxed);
+    tsan_acquire(&L.block_end_sync);
 }
+
+// Adds the finished block's shared-memory accesses to the launch's tally: the n-th store of
+// each lane of a warp counts as one warp-level instruction (exact for warp-uniform code).
+void tally_block(Launch& L) {
+    for (int w0 = 0; w0 < L.threads; w0 += 32) {
+        const int lanes = std::min(32, L.threads - w0);
+        for (int kind = 0; kind < 2; ++kind) {
+            size_t n = 0;
+            for (int l = 0; l < lanes; ++l) n = std::max(n, L.thread[w0 + l]->ctx.stores[kind].size());
+            for (size_t i = 0; i < n; ++i) {
+                SharedAccess by_lane[32];
+                bool active[32];
+                for (int l = 0; l < lanes; ++l) {
+                    const auto& v = L.thread[w0 + l]->ctx.stores[kind];
+                    active[l] = i < v.size();
+                    if (active[l]) by_lane[l] = v[i];
+                }
+                L.counts[kind == 0 ? kCpAsync : kStShared].add(count_wavefronts(by_lane, active, lanes));
+            }
+        }
+    }
+    for (EmuThread* t : L.thread) {
+        L.counts[kLdmatrix].add(t->ctx.ldmatrix);
+        t->ctx.reset();
+    }
+}
+
+// The byte ranges of the stsm_shared section that hold emulated __shared__ arrays. Under
+// AddressSanitizer the section also holds the poisoned redzones that catch out-of-bounds
+// shared indices; those must stay intact, so the ranges are worked out once.
+const std::vector<std::pair<char*, size_t>>& static_shared_ranges() {
+    static const std::vector<std::pair<char*, size_t>> ranges = [] {
+        std::vector<std::pair<char*, size_t>> r;
+        if (!__start_stsm_shared || !__stop_stsm_shared) return r;
+#ifdef __SANITIZE_ADDRESS__
+        for (char* p = __start_stsm_shared; p < __stop_stsm_shared; ++p) {
+            if (__asan_address_is_poisoned(p)) continue;
+            if (!r.empty() && r.back().first + r.back().second == p)
+                ++r.back().second;
+            else
+                r.emplace_back(p, 1);
+        }
+#else
+        r.emplace_back(__start_stsm_shared, (size_t)(__stop_stsm_shared - __start_stsm_shared));
+#endif
+        return r;
+    }();
+    return ranges;
+}
+
+// Before each block, by the scheduler: barriers reset, block index set, and garbage in shared
+// memory: a kernel that reads shared memory it did not write this block sees NaN (floats) or
+// all-ones (integers).
+void prepare_block(Launch& L) {
+    const u64 b = L.current_block;
+    const dim3 block_idx{(unsigned)(b % L.grid.x), (unsigned)(b / L.grid.x % L.grid.y),
+                         (unsigned)(b / ((u64)L.grid.x * L.grid.y))};
+    for (EmuThread* t : L.thread) t->state.block_idx = block_idx;
+    L.block_barrier.reset(L.threads);
+    for (size_t w = 0; w < L.warp_barriers.size(); ++w) L.warp_barriers[w].reset(std::min(32, L.threads - (int)w * 32));
+    for (const auto& [p, n] : static_shared_ranges()) std::memset(p, 0xFF, n);
+    std::memset(L.dynamic_shared.data(), 0xFF, L.dynamic_shared.size() * sizeof(Chunk16));
+}
+
+// Bytes of each fiber's stack: kernels keep small register-like arrays; sanitizers add
+// redzones and bigger frames.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr size_t kStackBytes = 1 << 20;
+#else
+constexpr size_t kStackBytes = 256 << 10;
+#endif
+
+// Emulated threads kept across launches (a fiber's stack is an mmap); guarded by launch_lock.
+std::vector<std::unique_ptr<EmuThread>> g_pool;
 
 const KernelEntry* find_kernel(const char* name, bool mutant) {
     for (const KernelEntry* const* t = mutant ? kMutantTables : kTables; *t; ++t)
@@ -197,76 +386,123 @@ const KernelEntry* find_kernel(const char* name, bool mutant) {
 // Emulated launches are serialised process-wide: static __shared__ storage is one copy.
 std::mutex launch_lock;
 
-// OS threads kept across launches (creating a block's worth of threads per launch cost more
-// than the small kernels themselves). Worker i runs emulated thread i of every launch with
-// more than i threads; run() returns when all of them have finished.
-class WorkerPool {
-  public:
-    void run(int n, const std::function<void(int)>& job) {
-        std::unique_lock<std::mutex> lk(m_);
-        while ((int)workers_ < n) {
-            std::thread(&WorkerPool::worker, this, (int)workers_).detach();
-            ++workers_;
-        }
-        job_ = &job;
-        job_threads_ = n;
-        remaining_ = n;
-        ++generation_;
-        work_.notify_all();
-        done_.wait(lk, [&] { return remaining_ == 0; });
-        job_ = nullptr;
+// Per kernel name, the shared-memory access counts of its last launch.
+std::mutex counts_lock;
+std::map<std::string, std::array<AccessCounts, kAccessKinds>> last_counts;
+
+// Runs the launch: blocks one after another (L prepared by the caller, launch_lock held).
+void run_launch(Launch& L) {
+    while (g_pool.size() < (size_t)L.threads) {
+        auto t = std::make_unique<EmuThread>();
+        t->fiber = std::make_unique<Fiber>(kStackBytes);
+        g_pool.push_back(std::move(t));
     }
-
-  private:
-    void worker(int i) {
-        u64 seen = 0;
-        std::unique_lock<std::mutex> lk(m_);
-        for (;;) {
-            work_.wait(lk, [&] { return generation_ != seen; });
-            seen = generation_;
-            if (i >= job_threads_) continue;
-            const std::function<void(int)>* job = job_;
-            lk.unlock();
-            (*job)(i);
-            lk.lock();
-            if (--remaining_ == 0) done_.notify_one();
-        }
+    L.thread.resize(L.threads);
+    for (int i = 0; i < L.threads; ++i) {
+        EmuThread& t = *g_pool[i];
+        t.launch = &L;
+        t.tid = i;
+        t.ctx.reset();
+        t.state.block_dim = L.block;
+        t.state.grid_dim = L.grid;
+        t.state.thread_idx = dim3{(unsigned)i % L.block.x, (unsigned)i / L.block.x % L.block.y,
+                                  (unsigned)i / (L.block.x * L.block.y)};
+        L.thread[i] = &t;
     }
-
-    std::mutex m_;
-    std::condition_variable work_, done_;
-    size_t workers_ = 0;
-    u64 generation_ = 0;
-    const std::function<void(int)>* job_ = nullptr;
-    int job_threads_ = 0, remaining_ = 0;
-};
-
-// Leaked on purpose: detached workers block on it until the process exits.
-WorkerPool& worker_pool() {
-    static WorkerPool* pool = new WorkerPool;
-    return *pool;
+    L.scheduler = thread_context();
+    for (u64 b = 0; b < L.blocks && !L.failed.get(); ++b) {
+        L.current_block = b;
+        prepare_block(L);
+        tsan_release(&L.block_start_sync);
+        run_block(L);
+        tally_block(L);
+    }
+    for (EmuThread* t : L.thread) t->launch = nullptr;
 }
-
-// Seconds a barrier may wait before the launch is declared deadlocked.
-std::atomic<double> watchdog_secs{30.0};
 
 }  // namespace
 
-ThreadState& state() { return tls_state; }
+ThreadState& state() { return current().state; }
 
-void syncthreads() { barrier_wait(*tls_launch, tls_launch->block_barrier, "__syncthreads"); }
+void syncthreads() { barrier_wait(current().launch->block_barrier, "__syncthreads"); }
 
-void* dynamic_shared() { return tls_launch->dynamic_shared.data(); }
+void* dynamic_shared() { return current().launch->dynamic_shared.data(); }
+
+int lane_id() { return current().tid % 32; }
+
+const void* warp_gather_begin(const void* mine, size_t bytes, const char* what, bool full_warp) {
+    EmuThread& t = current();
+    Launch& L = *t.launch;
+    const int warp = t.tid / 32;
+    BarrierState& b = L.warp_barriers[warp];
+    if (full_warp && b.size.get() != 32)
+        throw std::runtime_error(std::string(what) + " needs a full warp of 32 threads; this warp has " +
+                                 std::to_string(b.size.get()));
+    if (bytes > kGatherSlotBytes) throw std::runtime_error(std::string(what) + ": warp gather slot too small");
+    unsigned char* area = reinterpret_cast<unsigned char*>(L.gather.data());
+    std::memcpy(area + (size_t)t.tid * kGatherSlotBytes, mine, bytes);
+    barrier_wait(b, what);
+    return area + (size_t)warp * 32 * kGatherSlotBytes;
+}
+
+void warp_gather_end(const char* what) {
+    EmuThread& t = current();
+    barrier_wait(t.launch->warp_barriers[t.tid / 32], what);
+}
 
 u64 warp_exchange(u64 bits, int src) {
-    Launch& L = *tls_launch;
-    const int warp = tls_tid / 32, base = warp * 32;
-    BarrierState& b = L.warp_barriers[warp];
-    L.exchange[tls_tid] = bits;
-    barrier_wait(L, b, "a warp shuffle");
-    const u64 r = (src >= 0 && src < b.size) ? L.exchange[base + src] : bits;
-    barrier_wait(L, b, "a warp shuffle");
+    const unsigned char* all =
+        static_cast<const unsigned char*>(warp_gather_begin(&bits, sizeof bits, "a warp shuffle", false));
+    EmuThread& t = current();
+    const int size = t.launch->warp_barriers[t.tid / 32].size.get();
+    u64 r = bits;
+    if (src >= 0 && src < size) std::memcpy(&r, all + (size_t)src * kGatherSlotBytes, sizeof r);
+    warp_gather_end("a warp shuffle");
     return r;
+}
+
+void cp_async_16(void* smem_dst, const void* gmem_src, int src_bytes) {
+    if (((uintptr_t)smem_dst | (uintptr_t)gmem_src) % 16 != 0)
+        throw std::runtime_error("cp.async: shared and global addresses must be 16-byte aligned");
+    if (src_bytes < 0 || src_bytes > 16) throw std::runtime_error("cp.async: src_bytes outside [0, 16]");
+    PendingCopy c;
+    c.dst = static_cast<unsigned char*>(smem_dst);
+    std::memset(c.bytes, 0, sizeof c.bytes);
+    if (src_bytes > 0) std::memcpy(c.bytes, gmem_src, (size_t)src_bytes);
+    // Poison until the matching wait: a read before it sees NaN.
+    std::memset(smem_dst, 0xFF, 16);
+    current().ctx.open_copies.push_back(c);
+    current().ctx.stores[0].push_back(SharedAccess{smem_dst, 16});
+}
+
+void cp_async_commit() {
+    ThreadCtx& t = current().ctx;
+    t.copy_groups.push_back(std::move(t.open_copies));
+    t.open_copies.clear();
+}
+
+void cp_async_wait(int pending_groups) {
+    ThreadCtx& t = current().ctx;
+    while (t.copy_groups.size() > (size_t)std::max(0, pending_groups)) {
+        for (const PendingCopy& c : t.copy_groups.front()) std::memcpy(c.dst, c.bytes, sizeof c.bytes);
+        t.copy_groups.pop_front();
+    }
+}
+
+void note_shared_store(const void* addr, int bytes) {
+    if ((uintptr_t)addr % (uintptr_t)bytes != 0)
+        throw std::runtime_error("st.shared of " + std::to_string(bytes) + " bytes at a misaligned address");
+    current().ctx.stores[1].push_back(SharedAccess{addr, bytes});
+}
+
+void note_ldmatrix(const void* const* rows, int matrices) {
+    SharedAccess by_lane[32];
+    bool active[32];
+    for (int l = 0; l < 32; ++l) {
+        active[l] = l < 8 * matrices;
+        by_lane[l] = SharedAccess{rows[l], 16};
+    }
+    current().ctx.ldmatrix.add(count_wavefronts(by_lane, active, 32));
 }
 
 }  // namespace stsm_emu
@@ -284,7 +520,6 @@ void write_error(char* err, size_t cap, const std::string& msg) {
 }
 }  // namespace
 
-extern "C" void stsm_emu_set_watchdog_secs(double secs) { stsm_emu::watchdog_secs.store(secs); }
 
 // Bytes of emulated static shared memory (the stsm_shared section): nonzero proves the
 // linker resolved the section bounds, so the NaN refill before each block really happens.
@@ -326,16 +561,38 @@ extern "C" int stsm_emu_launch(const char* name, int mutant, const unsigned grid
     L.block = dim3{block[0], block[1], block[2]};
     L.threads = (int)threads;
     L.blocks = (u64)grid[0] * grid[1] * grid[2];
-    L.dynamic_shared.assign((shared_bytes + 7) / 8 + 1, 0);
-    L.exchange.assign(threads, 0);
-    L.warp_barriers = std::vector<BarrierState>((threads + 31) / 32);
-    L.watchdog_s = watchdog_secs.load();
-    if (const char* w = std::getenv("STSM_EMU_WATCHDOG_SECS")) L.watchdog_s = std::atof(w);
-    std::barrier<PrepareCompletion> between_blocks((std::ptrdiff_t)threads, PrepareCompletion{&L});
-    worker_pool().run((int)threads, [&](int t) { thread_main(L, between_blocks, t); });
-    if (L.failed) {
+    try {
+        L.dynamic_shared.resize(shared_bytes / sizeof(Chunk16) + 1);
+        L.gather.assign(threads * kGatherSlotBytes / sizeof(u64), 0);
+        L.warp_barriers = std::vector<BarrierState>((threads + 31) / 32);
+        run_launch(L);
+    } catch (const std::exception& e) {  // the emulator's own failure (memory for stacks)
+        L.fail(std::string(name) + ": emulator: " + e.what());
+    }
+    {
+        std::lock_guard<std::mutex> lk(counts_lock);
+        auto& c = last_counts[name];
+        for (int i = 0; i < kAccessKinds; ++i) c[i] = L.counts[i];
+    }
+    if (L.failed.get()) {
         write_error(err, err_cap, L.error);
         return 1;
     }
     return 0;
+}
+
+// Shared-memory traffic of the last launch of kernel `name`: out[3k..3k+3) = instructions,
+// wavefronts, extra wavefronts (bank conflicts) for k = 0 ldmatrix, 1 cp.async, 2 st.shared.
+// Returns 0 if the kernel has not been launched.
+extern "C" int stsm_emu_shared_access_counts(const char* name, u64 out[9]) {
+    using namespace stsm_emu;
+    std::lock_guard<std::mutex> lk(counts_lock);
+    auto it = last_counts.find(name);
+    if (it == last_counts.end()) return 0;
+    for (int k = 0; k < kAccessKinds; ++k) {
+        out[3 * k] = it->second[k].instructions;
+        out[3 * k + 1] = it->second[k].wavefronts;
+        out[3 * k + 2] = it->second[k].extra;
+    }
+    return 1;
 }

@@ -63,6 +63,9 @@ extern "C" __global__ void emu_selftest_missing_sync_f32(ElementwiseParams<float
     p.out[threadIdx.x] = s[63 - threadIdx.x];
 }
 
+// The tensor-core primitives' self-tests, shared with the NVRTC compile test.
+#include "mma_selftest.cu"
+
 }  // namespace
 
 extern "C" const stsm_emu::KernelEntry stsm_emu_table_selftest[] = {
@@ -72,5 +75,14 @@ extern "C" const stsm_emu::KernelEntry stsm_emu_table_selftest[] = {
     stsm_emu::entry<emu_selftest_reductions_f32>("emu_selftest_reductions_f32"),
     stsm_emu::entry<emu_selftest_shared_overflow_f32>("emu_selftest_shared_overflow_f32"),
     stsm_emu::entry<emu_selftest_missing_sync_f32>("emu_selftest_missing_sync_f32"),
+    stsm_emu::entry<emu_selftest_mma_global_bf16>("emu_selftest_mma_global_bf16"),
+    stsm_emu::entry<emu_selftest_mma_global_wrong_layout_bf16>("emu_selftest_mma_global_wrong_layout_bf16"),
+    stsm_emu::entry<emu_selftest_mma_ldmatrix_bf16>("emu_selftest_mma_ldmatrix_bf16"),
+    stsm_emu::entry<emu_selftest_ldmatrix_probe>("emu_selftest_ldmatrix_probe"),
+    stsm_emu::entry<emu_selftest_cp_async_wait_all>("emu_selftest_cp_async_wait_all"),
+    stsm_emu::entry<emu_selftest_cp_async_wait_one>("emu_selftest_cp_async_wait_one"),
+    stsm_emu::entry<emu_selftest_cp_async_no_wait>("emu_selftest_cp_async_no_wait"),
+    stsm_emu::entry<emu_selftest_banks_conflict_free>("emu_selftest_banks_conflict_free"),
+    stsm_emu::entry<emu_selftest_banks_conflicting>("emu_selftest_banks_conflicting"),
     {nullptr, nullptr, 0},
 };

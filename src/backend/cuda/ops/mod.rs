@@ -3,8 +3,10 @@
 //! One file of launchers per kernel file, which also implements that op family for
 //! `CudaBackend`; every op runs its kernel (none falls back to the host).
 
+pub mod bf16;
 pub mod common;
 pub mod conv3d;
+pub mod conv3d_bf16;
 pub mod dense;
 pub mod elementwise;
 pub mod layout;
