@@ -3,6 +3,7 @@
 //! (scripts/install-nvrtc.sh, scripts/install-sass-tools.sh; scripts/test.sh runs both).
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use stsm_engine::backend::cuda::nvrtc;
 use stsm_engine::backend::cuda::registry::{KernelSource, SOURCES};
@@ -19,13 +20,38 @@ fn fixture() -> Vec<KernelReport> {
     sass::report_sources(&[src], &tools(), None).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Every kernels/*.cu, compiled and disassembled once for all tests of this file.
+fn kernels() -> &'static [KernelReport] {
+    static REPORTS: OnceLock<Vec<KernelReport>> = OnceLock::new();
+    REPORTS.get_or_init(|| {
+        let sources: Vec<&KernelSource> = SOURCES.iter().collect();
+        let reports = sass::report_sources(&sources, &tools(), None).unwrap_or_else(|e| panic!("{e}"));
+        for r in &reports {
+            eprintln!("{r}");
+        }
+        reports
+    })
+}
+
+#[test]
+fn the_tensor_core_conv_kernels_use_hmma_ldsm_ldgsts_and_no_local_memory() {
+    let problems = sass::tensor_core_problems(kernels(), &sass::TENSOR_CORE_PREFIXES);
+    assert!(problems.is_empty(), "{problems:#?}");
+    for r in kernels()
+        .iter()
+        .filter(|r| r.name.starts_with("conv3d_") && r.name.contains("_bf16"))
+    {
+        eprintln!(
+            "{:<30} {}",
+            r.name,
+            r.main_loop.as_ref().map_or("no loop".into(), |m| m.to_string())
+        );
+    }
+}
+
 #[test]
 fn every_kernel_has_a_line_with_its_registers_and_shared_memory() {
-    let sources: Vec<&KernelSource> = SOURCES.iter().collect();
-    let reports = sass::report_sources(&sources, &tools(), None).unwrap_or_else(|e| panic!("{e}"));
-    for r in &reports {
-        eprintln!("{r}");
-    }
+    let reports = kernels();
     for src in SOURCES {
         for k in src.entry_points {
             let r = reports

@@ -242,21 +242,29 @@ impl Function {
         self.instrs.iter().filter(|i| i.base() == base).count()
     }
 
-    /// The main loop: of the loops with the most matrix instructions (else the most
-    /// floating-point arithmetic), the innermost. Its body may hold smaller loops (a loader
-    /// loop that was not unrolled): the mix counts their instructions once, as they stand in
-    /// the code, not as often as they run.
+    /// The main loop, found by backward branches: of the loops holding matrix instructions
+    /// (else floating-point ones), the innermost, i.e. one that holds no other such loop; of
+    /// several, the one with the most of them. Its body may still hold smaller loops without
+    /// them (a loader loop that was not unrolled): the mix counts their instructions once, as
+    /// they stand in the code, not as often as they run.
     pub fn main_loop(&self) -> Option<Mix> {
-        self.loops()
+        let mixes: Vec<Mix> = self
+            .loops()
             .into_iter()
             .map(|l| Mix::of(l, self.instrs_in(l)))
-            .max_by_key(|m| {
-                (
-                    m.counts[Class::Mma as usize],
-                    m.counts[Class::Float as usize],
-                    std::cmp::Reverse(m.total),
-                )
-            })
+            .collect();
+        let class = [Class::Mma, Class::Float]
+            .into_iter()
+            .find(|c| mixes.iter().any(|m| m.counts[*c as usize] > 0))?;
+        let holds = |m: &Mix| m.counts[class as usize] > 0;
+        let inside = |inner: &Mix, outer: &Mix| {
+            inner.span != outer.span && outer.span.start <= inner.span.start && inner.span.end <= outer.span.end
+        };
+        mixes
+            .iter()
+            .filter(|m| holds(m) && !mixes.iter().any(|o| holds(o) && inside(o, m)))
+            .max_by_key(|m| (m.counts[class as usize], std::cmp::Reverse(m.total)))
+            .cloned()
     }
 }
 
@@ -490,21 +498,26 @@ pub fn report_sources(
 /// The tensor-core conv kernels: each prefix must name at least one kernel of the report.
 pub const TENSOR_CORE_PREFIXES: [&str; 3] = ["conv3d_fwd_bf16", "conv3d_xbwd_bf16", "conv3d_wbwd_bf16"];
 
-/// What is wrong with the tensor-core kernels of `reports`: for each prefix, no kernel at all,
-/// or a kernel without HMMA, LDSM or LDGSTS, or with local memory or spills. Empty when all
-/// is well.
+/// Kernels of the tensor-core families that only sum split-K partial products (no matrix work).
+pub const SPLIT_K_HELPER_SUFFIXES: [&str; 2] = ["_reduce", "_splitk_store"];
+
+/// What is wrong with the tensor-core kernels of `reports`: for each prefix, no GEMM kernel at
+/// all, or a GEMM kernel without HMMA, LDSM or LDGSTS; any kernel of the family (split-K helpers
+/// too) with local memory or spills. Empty when all is well.
 pub fn tensor_core_problems(reports: &[KernelReport], prefixes: &[&str]) -> Vec<String> {
     let mut problems = Vec::new();
     for prefix in prefixes {
-        let kernels: Vec<&KernelReport> = reports.iter().filter(|r| r.name.starts_with(prefix)).collect();
-        if kernels.is_empty() {
+        let family: Vec<&KernelReport> = reports.iter().filter(|r| r.name.starts_with(prefix)).collect();
+        let is_helper = |k: &KernelReport| SPLIT_K_HELPER_SUFFIXES.iter().any(|s| k.name.ends_with(s));
+        if family.iter().all(|k| is_helper(k)) {
             problems.push(format!("no kernel named {prefix}*"));
         }
-        for k in kernels {
+        for k in family {
+            let gemm = !is_helper(k);
             for (bad, what) in [
-                (k.hmma == 0, "no HMMA"),
-                (k.ldsm == 0, "no LDSM"),
-                (k.ldgsts == 0, "no LDGSTS"),
+                (gemm && k.hmma == 0, "no HMMA"),
+                (gemm && k.ldsm == 0, "no LDSM"),
+                (gemm && k.ldgsts == 0, "no LDGSTS"),
                 (k.ldl > 0 || k.stl > 0, "local memory (LDL/STL)"),
                 (k.spill_bytes > 0, "register spills"),
             ] {
@@ -666,10 +679,25 @@ k_c:
     fn the_check_names_missing_kernels_and_each_fault() {
         let good = [
             report("conv3d_fwd_bf16_a", 8, 0, 0),
+            report("conv3d_fwd_bf16_splitk_store", 0, 0, 0),
             report("conv3d_xbwd_bf16", 8, 0, 0),
             report("conv3d_wbwd_bf16", 8, 0, 0),
         ];
         assert!(tensor_core_problems(&good, &TENSOR_CORE_PREFIXES).is_empty());
+        // A split-K helper alone is no GEMM kernel, and it must not touch local memory either.
+        let helpers = [
+            report("conv3d_fwd_bf16_splitk_store", 0, 0, 0),
+            report("conv3d_xbwd_bf16", 8, 0, 0),
+            report("conv3d_wbwd_bf16_reduce", 0, 3, 0),
+        ];
+        assert_eq!(
+            tensor_core_problems(&helpers, &TENSOR_CORE_PREFIXES),
+            [
+                "no kernel named conv3d_fwd_bf16*".to_string(),
+                "no kernel named conv3d_wbwd_bf16*".to_string(),
+                format!("local memory (LDL/STL): {}", helpers[2]),
+            ]
+        );
         let bad = [
             report("conv3d_fwd_bf16_a", 0, 0, 0),
             report("conv3d_fwd_bf16_b", 8, 2, 4),
