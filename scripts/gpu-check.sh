@@ -1,68 +1,66 @@
 #!/usr/bin/env bash
-# Layer 3 of kernel verification: the kernel-vs-CPU tests, the tiny-net acceptance test and a
-# short `train` run (tests/train_device.rs: weights vs the CPU run, bit-exact resume) on a real
-# GPU. GPU machines have the NVIDIA driver but no Rust toolchain, so the work is split:
+# Layer 3 of kernel verification and the first speed figures, for a GPU machine that has the
+# NVIDIA driver, CUDA 13.0 and PyTorch but no Rust toolchain and no network. The work is split:
 #
-#   scripts/gpu-check.sh build [DIR]   here: build the test binaries (debug info stripped) into
-#                                      DIR (default target/gpu-check); with STSM_BUNDLE_NVRTC=1
-#                                      also the pinned NVRTC 13.0 (~115 MB; GPU machines with
-#                                      CUDA 13.0 have their own)
-#   DIR/run.sh                         there: run them; fails on any failure and on any
-#                                      "SKIP: no CUDA device" (a GPU machine must not skip)
+#   scripts/gpu-check.sh build [DIR]   here: one command makes the bundle in DIR (default
+#                                      target/gpu-check), at most 60 MiB:
+#                                        bin/stsm-engine     the engine, stripped
+#                                        tests/*             the GPU test binaries (every kernel
+#                                                            against the CPU reference; bf16 too)
+#                                        scripts/            torch_gpu_layers.py, gpu_table.py
+#                                        run.sh              scripts/gpu-bundle-run.sh
+#   DIR/run.sh                         there: runs it all in under 8 minutes, full logs under
+#                                      $OUT, the table last (see scripts/gpu-bundle-run.sh)
+#
+# NVRTC is not bundled (libnvrtc alone is ~115 MB): run.sh finds the machine's own, in its CUDA
+# installation or in the nvidia/cu13 wheel libraries beside its PyTorch.
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 cmd="${1:-build}"
 out="${2:-$repo/target/gpu-check}"
 [ "$cmd" = build ] || { echo "usage: $0 build [DIR]" >&2; exit 2; }
+limit_mib=60
+tests=(gpu_vs_cpu gpu_bf16 nvrtc_compile train_device gpu_bench)
 
-eval "$("$repo/scripts/install-nvrtc.sh")"
 cd "$repo"
-rm -rf "$out" && mkdir -p "$out/bin" "$out/lib"
-# The executables cargo built, read from its JSON messages.
-cargo test --no-run --message-format=json --test gpu_vs_cpu --test gpu_bench --test nvrtc_compile --test train_device \
-    | python3 -c 'import json,sys
+test_args=()
+for t in "${tests[@]}"; do
+    [ -f "tests/$t.rs" ] && test_args+=(--test "$t")
+done
+# The executables cargo built, read from its JSON messages: "test NAME" or "bin NAME" per line.
+artifacts() {
+    python3 -c 'import json, sys
 for line in sys.stdin:
     m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
-        print(m["executable"])' \
-    | while read -r exe; do
-        dst="$out/bin/$(basename "$exe" | sed 's/-[0-9a-f]*$//')"
-        cp "$exe" "$dst" && strip --strip-debug "$dst"
-    done
-if [ "${STSM_BUNDLE_NVRTC:-0}" = 1 ]; then
-    cp "$(dirname "$STSM_NVRTC_LIB")"/libnvrtc.so.13 "$(dirname "$STSM_NVRTC_LIB")"/libnvrtc-builtins.so.13.0 "$out/lib/"
-fi
+    if m.get("reason") == "compiler-artifact" and m.get("executable"):
+        kind = "test" if m["profile"]["test"] else "bin"
+        print(kind, m["target"]["name"], m["executable"])'
+}
+built="$(mktemp)"
+trap 'rm -f "$built"' EXIT
+cargo build --locked --bin stsm-engine --message-format=json | artifacts >"$built"
+cargo test --locked --no-run --message-format=json "${test_args[@]}" | artifacts >>"$built"
 
-cat > "$out/run.sh" <<'RUN'
-#!/usr/bin/env bash
-# Runs the bundled GPU tests (built by scripts/gpu-check.sh on a development machine).
-set -uo pipefail
-here="$(cd "$(dirname "$0")" && pwd)"
-# The bundled NVRTC if there is one, else the machine's CUDA 13.0 installation.
-if [ -f "$here/lib/libnvrtc.so.13" ]; then
-    export STSM_NVRTC_LIB="$here/lib/libnvrtc.so.13"
-else
-    for cand in /usr/local/cuda/lib64/libnvrtc.so.13 /usr/local/cuda-13.0/lib64/libnvrtc.so.13 \
-        "$(ldconfig -p 2>/dev/null | awk '/libnvrtc.so.13 /{print $NF; exit}')"; do
-        if [ -n "$cand" ] && [ -f "$cand" ]; then export STSM_NVRTC_LIB="$cand"; break; fi
-    done
-fi
-echo "NVRTC: ${STSM_NVRTC_LIB:-not found}"
-nvidia-smi --query-gpu=name,driver_version,compute_cap --format=csv,noheader || true
-status=0
-for t in "$here"/bin/*; do
-    echo "== $(basename "$t")"
-    log="$(mktemp)"
-    "$t" --test-threads=1 --nocapture 2>&1 | tee "$log"
-    [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-    if grep -q "SKIP: no CUDA device" "$log"; then
-        echo "gpu-check: $(basename "$t") skipped on a machine that should have a GPU" >&2
-        status=1
+rm -rf "$out"
+mkdir -p "$out/bin" "$out/tests" "$out/scripts"
+while read -r kind name exe; do
+    if [ "$kind" = bin ]; then
+        cp "$exe" "$out/bin/$name" && strip "$out/bin/$name"
+    else
+        # Symbols kept for readable backtraces; debug info dropped.
+        cp "$exe" "$out/tests/$name" && strip --strip-debug "$out/tests/$name"
     fi
-    rm -f "$log"
-done
-[ "$status" -eq 0 ] && echo "gpu-check: all GPU tests passed" || echo "gpu-check: FAILED" >&2
-exit "$status"
-RUN
+done <"$built"
+[ -x "$out/bin/stsm-engine" ] || { echo "gpu-check: stsm-engine was not built" >&2; exit 1; }
+cp scripts/gpu-bundle-run.sh "$out/run.sh"
+cp scripts/torch_gpu_layers.py scripts/gpu_table.py "$out/scripts/"
 chmod +x "$out/run.sh"
-echo "gpu-check: bundle in $out ($(du -sh "$out" | cut -f1)); copy it to a GPU machine and run $out/run.sh"
+
+bytes="$(du -sb "$out" | cut -f1)"
+mib="$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1048576 }')"
+ls -l "$out/bin" "$out/tests"
+if [ "$bytes" -gt $((limit_mib * 1048576)) ]; then
+    echo "gpu-check: the bundle in $out is $mib MiB, over the $limit_mib MiB limit" >&2
+    exit 1
+fi
+echo "gpu-check: bundle in $out: $mib MiB (limit $limit_mib MiB); on the GPU machine run: OUT=<log dir> $out/run.sh"

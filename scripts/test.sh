@@ -39,8 +39,10 @@ train_smoke() {
     rm -rf "$out"
 }
 
-# NVRTC 13.0 from PyPI for the kernel compile test (tests/nvrtc_compile.rs needs STSM_NVRTC_LIB).
+# NVRTC 13.0 from PyPI for the kernel compile test (tests/nvrtc_compile.rs needs STSM_NVRTC_LIB),
+# and the disassemblers for the SASS report's test (tests/sass_report.rs: STSM_SASS_TOOLS).
 eval "$(scripts/install-nvrtc.sh)"
+eval "$(scripts/install-sass-tools.sh)"
 
 stage "format" cargo fmt --check
 # No import cycle between top-level modules, nor inside backend/cpu/fast/ (under a second).
@@ -51,10 +53,12 @@ stage "build" cargo build --all-targets --locked
 stage "clippy" cargo clippy --locked --all-targets -- -D warnings
 stage "clippy-emu" cargo clippy --locked --all-targets --features cuda-emulation -- -D warnings
 stage "tests" cargo test --locked --no-fail-fast
-# The CUDA kernels on the CPU emulation of the execution model (kernels/README.md, layer 2), and
-# `train` on the emulated device against the CPU (train_device: its longest test, ~15 s).
+# The CUDA kernels on the CPU emulation of the execution model (kernels/README.md, layer 2),
+# `train` on the emulated device against the CPU (train_device: its longest test, ~15 s), and
+# `bench --device cuda-emu` at tiny sizes (cli_bench_device).
 stage "cuda-emu" cargo test --locked --no-fail-fast --features cuda-emulation \
-    --test cuda_emulation --test emulator_selftest --test tiny_net_emulated --test train_device --test conv3d_bf16_emulated
+    --test cuda_emulation --test emulator_selftest --test tiny_net_emulated --test train_device \
+    --test conv3d_bf16_emulated --test cli_bench_device
 stage "demo" demo_smoke
 stage "train" train_smoke
 # The same suites with the kernels and the emulator under AddressSanitizer + UBSan (last: it

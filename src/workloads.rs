@@ -12,12 +12,16 @@ use crate::nn::layers::Module;
 use crate::nn::{Model, ModelConfig};
 use crate::ops::{Conv3dGeometry, Conv3dOptions, Pool3dGeometry, Pool3dOptions};
 use crate::optim::{ParamGroup, Sgd};
-use crate::tensor::{DType, Tensor};
+use crate::tensor::{DType, Device, Tensor};
 use crate::{backend, Var};
 
 /// Nominal fp32 peak of the 2-core development machine (AVX2 + FMA; see DESIGN.md's performance
 /// anchors), GFLOP/s. Every "% of peak" figure (`stsm-engine bench`, `cargo bench`) uses it.
 pub const PEAK_GFLOPS: f64 = 205.0;
+
+/// A bf16 8192³ matrix product through PyTorch on this workplace's H100, GFLOP/s (DESIGN.md):
+/// the tensor-core ceiling the device benchmarks state their rate against.
+pub const H100_BF16_MATMUL_GFLOPS: f64 = 798_000.0;
 
 /// What a workload computes; serialised for the PyTorch side of the comparison script.
 #[derive(Clone, Debug, Serialize)]
@@ -71,37 +75,52 @@ fn conv_flops(input: [usize; 5], outs: usize) -> f64 {
     2.0 * (n * outs * t * h * w * c * 27) as f64
 }
 
+/// One C3D layer at `batch`: its forward, and forward + backward (weight and bias gradients, and
+/// the input gradient except for the first layer, whose input is the clip).
+fn conv_pair(name: &str, ins: usize, outs: usize, [t, h, w]: [usize; 3], batch: usize) -> [Workload; 2] {
+    let input = [batch, ins, t, h, w];
+    let fwd = conv_flops(input, outs);
+    let first = name.starts_with("conv1a");
+    let conv = |backward: bool, phase: &str, work: f64| Workload {
+        name: format!("{name}-{phase}-b{batch}"),
+        spec: Spec::Conv {
+            input,
+            out_channels: outs,
+            backward,
+            input_grad: backward && !first,
+        },
+        work,
+        unit: "GFLOP/s",
+    };
+    [
+        conv(false, "fwd", fwd),
+        conv(true, "fwdbwd", fwd * if first { 2.0 } else { 3.0 }),
+    ]
+}
+
+/// Every C3D conv layer at `batch`, forward and forward + backward (`stsm-engine bench
+/// --batch N`). `tiny` shrinks each layer for the emulated device and smoke tests: channels ÷ 16
+/// (conv1a keeps its 3 input channels) and T, H, W ÷ 8, rounded up; names end in `-tiny`.
+pub fn c3d_convs(batch: usize, tiny: bool) -> Vec<Workload> {
+    let mut list = Vec::new();
+    for (name, ins, outs, thw) in C3D_CONVS {
+        if tiny {
+            let ins = if ins == 3 { 3 } else { ins.div_ceil(16) };
+            let thw = thw.map(|d| d.div_ceil(8));
+            list.extend(conv_pair(&format!("{name}-tiny"), ins, outs.div_ceil(16), thw, batch));
+        } else {
+            list.extend(conv_pair(name, ins, outs, thw, batch));
+        }
+    }
+    list
+}
+
 /// Every workload, in a stable order.
 pub fn all() -> Vec<Workload> {
     let mut list = Vec::new();
-    for (name, ins, outs, [t, h, w]) in C3D_CONVS {
+    for (name, ins, outs, thw) in C3D_CONVS {
         for batch in [1, 4] {
-            let input = [batch, ins, t, h, w];
-            let fwd = conv_flops(input, outs);
-            let first = name == "conv1a";
-            list.push(Workload {
-                name: format!("{name}-fwd-b{batch}"),
-                spec: Spec::Conv {
-                    input,
-                    out_channels: outs,
-                    backward: false,
-                    input_grad: false,
-                },
-                work: fwd,
-                unit: "GFLOP/s",
-            });
-            // Backward: weight gradient (+ input gradient except for the first layer).
-            list.push(Workload {
-                name: format!("{name}-fwdbwd-b{batch}"),
-                spec: Spec::Conv {
-                    input,
-                    out_channels: outs,
-                    backward: true,
-                    input_grad: !first,
-                },
-                work: fwd * if first { 2.0 } else { 3.0 },
-                unit: "GFLOP/s",
-            });
+            list.extend(conv_pair(name, ins, outs, thw, batch));
         }
     }
     for (name, input, kernel) in [
@@ -142,6 +161,16 @@ pub fn all() -> Vec<Workload> {
     list
 }
 
+impl Spec {
+    fn kind(&self) -> &'static str {
+        match self {
+            Spec::Conv { .. } => "a conv",
+            Spec::MaxPool { .. } => "a max pool",
+            Spec::TrainStep { .. } => "a training step",
+        }
+    }
+}
+
 impl Workload {
     /// Its rate for one run of `seconds`, in `unit` (GFLOP/s or GB/s).
     pub fn rate(&self, seconds: f64) -> f64 {
@@ -155,13 +184,48 @@ impl Workload {
 }
 
 pub fn find(name: &str) -> Result<Workload> {
-    all().into_iter().find(|w| w.name == name).ok_or_else(|| {
-        let names: Vec<String> = all().into_iter().map(|w| w.name).collect();
+    find_in(all(), name)
+}
+
+/// The workload called `name` in `list`; the error lists the names there are.
+pub fn find_in(list: Vec<Workload>, name: &str) -> Result<Workload> {
+    let names: Vec<String> = list.iter().map(|w| w.name.clone()).collect();
+    list.into_iter().find(|w| w.name == name).ok_or_else(|| {
         Error::argument(
             "bench",
             format!("unknown workload {name:?}; known: {}", names.join(", ")),
         )
     })
+}
+
+/// The number format the device kernels compute in: fp32, or bf16 operands with fp32
+/// accumulation (the tensor-core kernels, on channels-last activations).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    Fp32,
+    Bf16,
+}
+
+impl std::str::FromStr for Precision {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Precision, String> {
+        match s {
+            "fp32" => Ok(Precision::Fp32),
+            "bf16" => Ok(Precision::Bf16),
+            _ => Err(format!("unknown precision {s:?}: expected fp32 or bf16")),
+        }
+    }
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Precision::Fp32 => "fp32",
+            Precision::Bf16 => "bf16",
+        })
+    }
 }
 
 fn random(dims: &[usize], seed: u64) -> Result<Tensor> {
@@ -173,16 +237,46 @@ fn random(dims: &[usize], seed: u64) -> Result<Tensor> {
 
 /// Builds the inputs once and returns a closure that runs the workload one time.
 pub fn prepare(w: &Workload) -> Result<Box<dyn FnMut() -> Result<()>>> {
-    match &w.spec {
+    prepare_on(w, Device::Cpu, Precision::Fp32)
+}
+
+/// [`prepare`] on `device` in `precision`. Conv and pool workloads run anywhere in fp32 (the
+/// inputs are copied to the device once, here); bf16 is the tensor-core conv kernels on a CUDA
+/// (or emulated) device; training steps run on the CPU.
+pub fn prepare_on(w: &Workload, device: Device, precision: Precision) -> Result<Box<dyn FnMut() -> Result<()>>> {
+    let on_device = |t: Tensor| t.to_device(device);
+    match (&w.spec, precision) {
+        (Spec::Conv { .. }, Precision::Bf16) if device != Device::Cpu => Err(Error::argument(
+            "--precision",
+            "bf16 needs the tensor-core conv kernels",
+        )),
+        (_, Precision::Bf16) => Err(Error::argument(
+            "--precision",
+            format!(
+                "{}: bf16 runs the conv workloads on --device cuda or cuda-emu, not {} on {device}",
+                w.name,
+                w.spec.kind()
+            ),
+        )),
+        (Spec::TrainStep { .. }, _) if device != Device::Cpu => Err(Error::argument(
+            "--device",
+            format!("{}: training-step workloads run on the CPU only", w.name),
+        )),
+        (spec, Precision::Fp32) => prepare_fp32(spec, &on_device),
+    }
+}
+
+fn prepare_fp32(spec: &Spec, on_device: &dyn Fn(Tensor) -> Result<Tensor>) -> Result<Box<dyn FnMut() -> Result<()>>> {
+    match spec {
         Spec::Conv {
             input,
             out_channels,
             backward,
             input_grad,
         } => {
-            let x = random(input, 1)?;
-            let wt = random(&[*out_channels, input[1], 3, 3, 3], 2)?;
-            let b = random(&[*out_channels], 3)?;
+            let x = on_device(random(input, 1)?)?;
+            let wt = on_device(random(&[*out_channels, input[1], 3, 3, 3], 2)?)?;
+            let b = on_device(random(&[*out_channels], 3)?)?;
             let g = Conv3dGeometry::new(
                 x.shape(),
                 wt.shape(),
@@ -191,7 +285,7 @@ pub fn prepare(w: &Workload) -> Result<Box<dyn FnMut() -> Result<()>>> {
                     padding: [1; 3],
                 },
             )?;
-            let gy = random(&g.output_dims(), 4)?;
+            let gy = on_device(random(&g.output_dims(), 4)?)?;
             let (backward, input_grad) = (*backward, *input_grad);
             Ok(Box::new(move || {
                 let be = backend::of(&x);
@@ -207,7 +301,7 @@ pub fn prepare(w: &Workload) -> Result<Box<dyn FnMut() -> Result<()>>> {
             }))
         }
         Spec::MaxPool { input, kernel, padding } => {
-            let x = random(input, 5)?;
+            let x = on_device(random(input, 5)?)?;
             let opts = Pool3dOptions {
                 kernel: *kernel,
                 stride: *kernel,
@@ -215,7 +309,7 @@ pub fn prepare(w: &Workload) -> Result<Box<dyn FnMut() -> Result<()>>> {
                 ceil_mode: false,
             };
             let g = Pool3dGeometry::new("max_pool3d", x.shape(), &opts)?;
-            let gy = random(&g.output_dims(), 6)?;
+            let gy = on_device(random(&g.output_dims(), 6)?)?;
             Ok(Box::new(move || {
                 let be = backend::of(&x);
                 let (_, argmax) = be.max_pool3d_forward(&x, &g)?;

@@ -1,14 +1,18 @@
 //! `stsm-engine bench`: runs the named performance workloads (see `crate::workloads`) and
 //! prints the best time of several runs, the rate and each workload's peak resident memory;
 //! `--json` prints the same for scripts, `--list` prints the workloads themselves as JSON.
+//! `--device cuda --precision bf16|fp32 --batch N` times the C3D conv layers on a GPU (or the
+//! emulated one, with `--tiny`), with device events where the device has them.
 
 use std::time::Instant;
 
 use clap::Args;
 use serde::Serialize;
 
+use crate::backend::cuda::device::{ensure_usable, launcher_for};
 use crate::error::Result;
-use crate::workloads::{self, Workload};
+use crate::tensor::Device;
+use crate::workloads::{self, Precision, Workload};
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
@@ -23,6 +27,19 @@ pub struct BenchArgs {
     /// Print the results as one JSON object (for scripts) instead of a table.
     #[arg(long)]
     json: bool,
+    /// Where to run: cpu, cuda, cuda:N or cuda-emu (a build with --features cuda-emulation).
+    #[arg(long, default_value = "cpu")]
+    device: Device,
+    /// fp32, or bf16 (the tensor-core conv kernels on channels-last tensors; CUDA devices only).
+    #[arg(long, default_value = "fp32")]
+    precision: Precision,
+    /// Run every C3D conv layer at this batch size (forward, and forward + backward) instead of
+    /// the default list; names then end in `-bN`.
+    #[arg(long)]
+    batch: Option<usize>,
+    /// With --batch: the layers shrunk for the emulated device (channels ÷ 16, T/H/W ÷ 8).
+    #[arg(long, requires = "batch")]
+    tiny: bool,
 }
 
 /// One workload's result; `--json` prints `{"threads", "peak_rss_is_per_workload", "results": [..]}`.
@@ -42,6 +59,10 @@ struct Measured {
 
 #[derive(Serialize)]
 struct Report {
+    device: String,
+    precision: Precision,
+    /// "device events" or "host clock".
+    timer: &'static str,
     threads: usize,
     /// True when the peak mark was reset before each workload (Linux): then every
     /// `peak_rss_bytes` is the process's peak during that workload (including the few MiB the
@@ -50,32 +71,59 @@ struct Report {
     results: Vec<Measured>,
 }
 
-fn measure(w: &Workload, repeat: usize, threads: usize) -> Result<(Measured, bool)> {
+/// One timed run in seconds: between device events where the device has them (a GPU), else
+/// by the host clock (launches are synchronous, so the work is done when `run` returns).
+/// Returns whether the device timed it.
+fn time_once(device: Device, run: &mut dyn FnMut() -> Result<()>) -> Result<(f64, bool)> {
+    let start = Instant::now();
+    let on_device = match device {
+        Device::Cpu => {
+            run()?;
+            None
+        }
+        _ => launcher_for(device)?.time_on_device(run)?,
+    };
+    Ok(match on_device {
+        Some(ms) => (ms / 1e3, true),
+        None => (start.elapsed().as_secs_f64(), false),
+    })
+}
+
+fn measure(w: &Workload, args: &BenchArgs, threads: usize) -> Result<(Measured, bool, bool)> {
     // What the previous workload freed would otherwise stay resident and count in this peak.
     crate::hugepages::release_free_memory();
     let per_workload = workloads::reset_peak_rss();
+    let mut device_timed = true;
     let best = {
-        let mut run = workloads::prepare(w)?;
-        run()?; // warm-up: workspaces, page faults
+        let mut run = workloads::prepare_on(w, args.device, args.precision)?;
+        run()?; // warm-up: workspaces, page faults, kernel compilation
         let mut best = f64::INFINITY;
-        for _ in 0..repeat.max(1) {
-            let start = Instant::now();
-            run()?;
-            best = best.min(start.elapsed().as_secs_f64());
+        for _ in 0..args.repeat.max(1) {
+            let (seconds, by_device) = time_once(args.device, &mut run)?;
+            device_timed &= by_device;
+            best = best.min(seconds);
         }
         best
     };
     let rate = w.rate(best);
+    let percent_of_peak = match (args.device, args.precision) {
+        (Device::Cpu, _) => w.percent_of_peak(rate),
+        // Against the bf16 matrix product measured on the H100 (DESIGN.md).
+        (Device::Cuda(_), Precision::Bf16) if w.unit == "GFLOP/s" => {
+            Some(100.0 * rate / workloads::H100_BF16_MATMUL_GFLOPS)
+        }
+        _ => None,
+    };
     let m = Measured {
         name: w.name.clone(),
         best_ms: best * 1e3,
         rate,
         unit: w.unit,
-        percent_of_peak: w.percent_of_peak(rate),
+        percent_of_peak,
         threads,
         peak_rss_bytes: workloads::peak_rss_bytes(),
     };
-    Ok((m, per_workload))
+    Ok((m, per_workload, device_timed))
 }
 
 fn mib(bytes: Option<u64>) -> String {
@@ -83,41 +131,55 @@ fn mib(bytes: Option<u64>) -> String {
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
+    let listed = match args.batch {
+        Some(0) => return Err(crate::Error::argument("--batch", "must be at least 1")),
+        Some(batch) => workloads::c3d_convs(batch, args.tiny),
+        None => workloads::all(),
+    };
     if args.list {
-        let json = serde_json::to_string_pretty(&workloads::all())
+        let json = serde_json::to_string_pretty(&listed)
             .map_err(|e| crate::Error::argument("bench", format!("cannot encode workloads: {e}")))?;
         println!("{json}");
         return Ok(());
     }
     let chosen = if args.workloads.is_empty() {
-        workloads::all()
+        listed
     } else {
         args.workloads
             .iter()
-            .map(|n| workloads::find(n))
+            .map(|n| workloads::find_in(listed.clone(), n))
             .collect::<Result<_>>()?
     };
+    ensure_usable(args.device)?;
     let threads = rayon::current_num_threads();
     if !args.json {
         println!(
-            "{:<22} {:>10} {:>9} {:<7} {:>7} {:>9}   ({threads} threads, best of {})",
+            "{:<22} {:>10} {:>9} {:<7} {:>7} {:>9}   ({}, {}, {threads} threads, best of {})",
             "workload",
             "best ms",
             "rate",
             "unit",
             "% peak",
             "peak MiB",
+            args.device,
+            args.precision,
             args.repeat.max(1)
         );
     }
     let mut report = Report {
+        device: args.device.to_string(),
+        precision: args.precision,
+        timer: "device events",
         threads,
         peak_rss_is_per_workload: true,
         results: Vec::new(),
     };
     for w in chosen {
-        let (m, per_workload) = measure(&w, args.repeat, threads)?;
+        let (m, per_workload, device_timed) = measure(&w, args, threads)?;
         report.peak_rss_is_per_workload &= per_workload;
+        if !device_timed {
+            report.timer = "host clock";
+        }
         if !args.json {
             println!(
                 "{:<22} {:>10.2} {:>9.1} {:<7} {:>7} {:>9}",
@@ -130,6 +192,12 @@ pub fn run(args: &BenchArgs) -> Result<()> {
             );
         }
         report.results.push(m);
+    }
+    if !args.json && args.device != Device::Cpu {
+        println!(
+            "timed with {}; % peak: of the 798 TFLOP/s bf16 matrix product measured on the H100 (bf16 on cuda only)",
+            report.timer
+        );
     }
     if args.json {
         let json = serde_json::to_string_pretty(&report)

@@ -47,6 +47,13 @@ pub trait KernelLauncher: Send + Sync + fmt::Debug {
     /// Every device pointer inside `params` must point into a live allocation of this
     /// launcher, large enough for what the kernel reads or writes with those parameters.
     unsafe fn launch(&self, kernel: &str, cfg: &LaunchConfig, params: &[u8]) -> Result<()>;
+    /// Runs `work` (launches on this device) and returns how long it took on the device in
+    /// milliseconds, measured between two device events; None where the device keeps no clock
+    /// of its own (the emulator): callers then time with the host clock.
+    fn time_on_device(&self, work: &mut dyn FnMut() -> Result<()>) -> Result<Option<f64>> {
+        work()?;
+        Ok(None)
+    }
 }
 
 /// An owned device allocation; freed when the last tensor sharing it is dropped.

@@ -119,6 +119,10 @@ impl<L: KernelLauncher> KernelLauncher for CachingAllocator<L> {
     unsafe fn launch(&self, kernel: &str, cfg: &LaunchConfig, params: &[u8]) -> Result<()> {
         self.inner.launch(kernel, cfg, params)
     }
+
+    fn time_on_device(&self, work: &mut dyn FnMut() -> Result<()>) -> Result<Option<f64>> {
+        self.inner.time_on_device(work)
+    }
 }
 
 #[cfg(test)]

@@ -189,4 +189,37 @@ impl KernelLauncher for CudaDriver {
         .map_err(|e| driver_err(format!("launching {kernel}"), e))?;
         result::ctx::synchronize().map_err(|e| driver_err(format!("running {kernel}"), e))
     }
+
+    fn time_on_device(&self, work: &mut dyn FnMut() -> Result<()>) -> Result<Option<f64>> {
+        self.make_current()?;
+        let flags = sys::CUevent_flags::CU_EVENT_DEFAULT;
+        let start = result::event::create(flags).map_err(|e| driver_err("cuEventCreate", e))?;
+        let end = match result::event::create(flags) {
+            Ok(end) => end,
+            Err(e) => {
+                // SAFETY: `start` was created above and is destroyed once.
+                let _ = unsafe { result::event::destroy(start) };
+                return Err(driver_err("cuEventCreate", e));
+            }
+        };
+        // Kernels launch on the legacy default stream (null), so the events are recorded there.
+        let null = std::ptr::null_mut();
+        // SAFETY: both events are live until destroyed below; the stream is the default one.
+        let measured = unsafe {
+            (|| {
+                result::event::record(start, null).map_err(|e| driver_err("cuEventRecord", e))?;
+                work()?;
+                self.make_current()?;
+                result::event::record(end, null).map_err(|e| driver_err("cuEventRecord", e))?;
+                result::event::synchronize(end).map_err(|e| driver_err("cuEventSynchronize", e))?;
+                result::event::elapsed(start, end).map_err(|e| driver_err("cuEventElapsedTime", e))
+            })()
+        };
+        // SAFETY: created above, destroyed once each.
+        unsafe {
+            let _ = result::event::destroy(start);
+            let _ = result::event::destroy(end);
+        }
+        Ok(Some(measured? as f64))
+    }
 }

@@ -12,6 +12,7 @@ pub mod nvrtc;
 pub mod ops;
 pub mod params;
 pub mod registry;
+pub mod sass;
 
 /// Device memory and the launcher interface are declared beside the tensor storage that owns
 /// them (`tensor::device_memory`); the launchers keep naming them `cuda::launcher`.

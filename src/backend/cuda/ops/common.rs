@@ -75,8 +75,42 @@ pub fn gemm(m: usize, n: usize) -> LaunchConfig {
 /// One block per row (or channel) with a block reduction: dynamic shared memory holds one
 /// element per warp.
 pub fn per_row<T: KernelFloat>(rows: usize) -> LaunchConfig {
-    let scratch = (BLOCK / 32) as usize * std::mem::size_of::<T>();
-    LaunchConfig::linear(rows.clamp(1, MAX_GRID) as u32, BLOCK, scratch as u32)
+    let scratch = per_row_scratch(std::mem::size_of::<T>());
+    LaunchConfig::linear(rows.clamp(1, MAX_GRID) as u32, BLOCK, scratch)
+}
+
+fn per_row_scratch(element_bytes: usize) -> u32 {
+    ((BLOCK / 32) as usize * element_bytes) as u32
+}
+
+/// The kernels (without dtype suffix) launched with [`per_row`].
+const PER_ROW_KERNELS: [&str; 7] = [
+    "conv3d_bbwd",
+    "linear_bbwd",
+    "window_pool_fwd",
+    "log_softmax_fwd",
+    "log_softmax_bwd",
+    "cross_entropy_fwd",
+    "cross_entropy_bwd",
+];
+
+/// The most dynamic shared memory the launchers request for entry point `kernel`, in bytes.
+/// The SASS report (`scripts/sass-report.sh`) adds it to the static amount; [`launch`] refuses
+/// a request above it, so this table cannot fall behind a launcher unnoticed.
+pub fn max_dynamic_shared_bytes(kernel: &str) -> u32 {
+    let Some((base, suffix)) = kernel.rsplit_once('_') else {
+        return 0;
+    };
+    let element_bytes = match suffix {
+        "f32" => 4,
+        "f64" => 8,
+        _ => return 0,
+    };
+    if PER_ROW_KERNELS.contains(&base) {
+        per_row_scratch(element_bytes)
+    } else {
+        0
+    }
 }
 
 /// `<base>_<dtype>`, the entry-point naming convention.
@@ -96,7 +130,36 @@ pub unsafe fn launch<T: KernelFloat, P: KernelParams>(
     cfg: LaunchConfig,
     params: &P,
 ) -> Result<()> {
-    l.launch(&kernel::<T>(base), &cfg, as_bytes(params))
+    let name = kernel::<T>(base);
+    let most = max_dynamic_shared_bytes(&name);
+    if cfg.shared_bytes > most {
+        return Err(Error::cuda(
+            name,
+            format!(
+                "requests {} bytes of dynamic shared memory; max_dynamic_shared_bytes lists {most}",
+                cfg.shared_bytes
+            ),
+        ));
+    }
+    l.launch(&name, &cfg, as_bytes(params))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dynamic_shared_memory_per_kernel() {
+        // 8 warps of 256 threads, one element each.
+        assert_eq!(max_dynamic_shared_bytes("log_softmax_fwd_f32"), 32);
+        assert_eq!(max_dynamic_shared_bytes("conv3d_bbwd_f64"), 64);
+        assert_eq!(max_dynamic_shared_bytes("conv3d_fwd_f32"), 0);
+        assert_eq!(max_dynamic_shared_bytes("no_such_thing"), 0);
+        assert_eq!(
+            per_row::<f64>(3).shared_bytes,
+            max_dynamic_shared_bytes("linear_bbwd_f64")
+        );
+    }
 }
 
 /// Calls `$f::<f32>` or `$f::<f64>` by the dtype of `$t`; other dtypes are an error naming `$op`.
