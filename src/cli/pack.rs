@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use clap::Args;
 
-use crate::data::frames::discover_split;
+use crate::data::frames::{discover_split, Media};
 use crate::data::image_io::Interp;
 use crate::data::manifest::load_manifest;
 use crate::data::packer::{pack_dataset, PackOptions, SkippedFile};
@@ -81,6 +81,12 @@ pub fn run(args: &PackArgs) -> Result<()> {
         (None, Some(m)) => load_manifest(m, classes, args.split.as_deref())?,
         _ => return Err(Error::argument("pack", "give exactly one of --root and --manifest")),
     };
+    if args.fps.is_some() && !discovery.videos.iter().any(|v| matches!(v.media, Media::File(_))) {
+        return Err(Error::argument(
+            "pack",
+            "--fps applies to video files, and this dataset has none (frame folders have no timestamps)",
+        ));
+    }
     let t0 = Instant::now();
     let opts = PackOptions {
         size: args.size,
