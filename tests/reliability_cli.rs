@@ -124,8 +124,8 @@ fn flags_a_mode_would_ignore_are_refused() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Finding 6 (--threads): resuming with another thread count than the run's says that results
-/// will no longer match an uninterrupted run.
+/// Finding 6 (--threads, --epochs): resuming with another thread count than the run's says that
+/// results will no longer match an uninterrupted run; --epochs cannot reopen a finished run.
 #[test]
 fn a_resume_with_another_thread_count_warns() {
     let dir = scratch("threads");
@@ -160,6 +160,10 @@ fn a_resume_with_another_thread_count_warns() {
         stderr.contains("trained with 1 CPU threads") && stderr.contains("--threads 1"),
         "{stderr}"
     );
+    // --epochs on a finished run would print its old result as if extended: refused.
+    let out = engine(&["train", "--resume", s(&run), "--epochs", "3", "--quiet"]);
+    let stderr = assert_clean_error(&out, "--resume --epochs 3 of a finished run");
+    assert!(stderr.contains("cannot extend a finished run"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -242,6 +246,9 @@ fn ctrl_c_exits_130_with_the_resume_hint() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A change to a checkpoint's tensors or metadata before it is saved.
+type MetaEdit = Box<dyn FnOnce(&mut Vec<(String, Tensor)>, &mut CheckpointMeta)>;
+
 /// Finding 11: checkpoint metadata that disagrees with the tensors (class names, channel counts,
 /// clip size) is an error before anything is allocated, never a panic or a huge allocation.
 #[test]
@@ -249,11 +256,7 @@ fn checkpoint_metadata_is_checked_against_its_tensors() {
     let dir = scratch("meta");
     let video = dir.join("video");
     write_video(&video, 16, 32, 4);
-    let cases: [(
-        &str,
-        Box<dyn FnOnce(&mut Vec<(String, Tensor)>, &mut CheckpointMeta)>,
-        &str,
-    ); 3] = [
+    let cases: [(&str, MetaEdit, &str); 3] = [
         (
             "names.safetensors",
             // Three outputs, two names, and the third class certain to win.
