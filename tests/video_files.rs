@@ -13,8 +13,9 @@ use std::process::Command;
 
 use video::{bad_videos, ffmpeg, have_ffmpeg, synth_as, tiny_synth};
 
-use stsm_engine::data::frames::discover_split;
+use stsm_engine::data::frames::{discover_split, Media};
 use stsm_engine::data::image_io::{save_png, Frame};
+use stsm_engine::data::manifest::load_manifest;
 use stsm_engine::data::pack::Pack;
 use stsm_engine::data::packer::{pack_dataset, PackOptions};
 use stsm_engine::data::source::VideoSource;
@@ -62,7 +63,7 @@ fn lossless_ffv1_decodes_to_exactly_the_frames_synth_drew() {
             assert!(got == &want.data, "{} frame {t} differs", file.display());
         }
     }
-    // The manifest names the files, and reads back as video-file entries.
+    // The manifest names the files, and reads back as video-file entries with the synth ids.
     let manifest = std::fs::read_to_string(tmp.path().join("manifest.csv")).unwrap();
     assert!(
         manifest
@@ -71,6 +72,12 @@ fn lossless_ffv1_decodes_to_exactly_the_frames_synth_drew() {
             .all(|l| l.split(',').next().unwrap().ends_with(".mkv")),
         "{manifest}"
     );
+    let listed = load_manifest(&tmp.path().join("manifest.csv"), None, None).unwrap();
+    assert_eq!(listed.videos.len(), report.truth.videos.len());
+    for (entry, v) in listed.videos.iter().zip(&report.truth.videos) {
+        assert_eq!(entry.id, v.id);
+        assert_eq!(entry.media, Media::File(video_path(tmp.path(), v, "mkv")));
+    }
 }
 
 /// Lossy codecs at `synth`'s settings: H.264 CRF 18 and MPEG-4 q 2 (both 4:2:0) stay above
