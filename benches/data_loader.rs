@@ -65,7 +65,7 @@ fn main() {
         }
     };
     let disc = discover_split(&root.join("videos"), "train", None).expect("discover");
-    let frames: usize = disc.videos.iter().map(|v| v.frames.len()).sum();
+    let frames: usize = disc.videos.iter().map(|v| v.files().len()).sum();
     std::fs::create_dir_all(&tmp).expect("tmp");
     let pack_path = tmp.join("train.stsmpack");
     let t0 = Instant::now();

@@ -39,6 +39,9 @@ train_smoke() {
     rm -rf "$out"
 }
 
+# System packages from Debian (FFmpeg for tests/video_*.rs; a no-op when all are present).
+scripts/install-system-deps.sh
+
 # NVRTC 13.0 from PyPI for the kernel compile test (tests/nvrtc_compile.rs needs STSM_NVRTC_LIB),
 # and the disassemblers for the SASS report's test (tests/sass_report.rs: STSM_SASS_TOOLS).
 eval "$(scripts/install-nvrtc.sh)"

@@ -7,7 +7,7 @@ use std::process::Command;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use stsm_engine::data::{read_video, AugmentConfig, Discovery, FolderSource, Interp, VideoEntry, VideoSource};
+use stsm_engine::data::{read_video, AugmentConfig, Discovery, FolderSource, Interp, Media, VideoEntry, VideoSource};
 use stsm_engine::infer::scorer::unfused_pooled;
 use stsm_engine::nn::checkpoint::{save_params, CheckpointMeta, Preprocessing};
 use stsm_engine::nn::layers::Module;
@@ -97,7 +97,7 @@ fn expected_pooled(model: &Model, meta: &CheckpointMeta, video: &Path, gamma: f6
             label: 0,
             subject: None,
             split: None,
-            frames,
+            media: Media::Frames(frames),
         }],
         warnings: Vec::new(),
     };

@@ -330,7 +330,7 @@ fn jpeg_frames_are_read_and_pack_skipping_the_data_check_still_checks_the_index(
     }
     let disc = discover_split(tmp.path(), "train", None).unwrap();
     let names: Vec<_> = disc.videos[0]
-        .frames
+        .files()
         .iter()
         .map(|p| p.file_name().unwrap().to_owned())
         .collect();

@@ -1,20 +1,33 @@
-//! `stsm-engine pack`: decodes (and optionally resizes) every frame of a dataset once into a
-//! packed file that training memory-maps.
+//! `stsm-engine pack`: decodes (and optionally resizes) every frame of a dataset — frame folders
+//! or video files — once into a packed file that training memory-maps; with --skip-bad, the
+//! video files left out are listed in the pack's report `OUT.report.json`.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
 
-use crate::data::frames::discover_split;
+use crate::data::frames::{discover_split, Media};
 use crate::data::image_io::Interp;
 use crate::data::manifest::load_manifest;
-use crate::data::packer::{pack_dataset, PackOptions};
+use crate::data::packer::{pack_dataset, PackOptions, SkippedFile};
 use crate::error::{Error, Result};
+use crate::fsutil::write_atomically;
+
+/// What `pack --skip-bad` writes beside the pack: what went in and what was left out.
+#[derive(serde::Serialize)]
+struct PackFileReport<'a> {
+    videos: usize,
+    frames: usize,
+    bad_frames: usize,
+    skipped_files: &'a [SkippedFile],
+    warnings: &'a [String],
+}
 
 #[derive(Args, Debug)]
 pub struct PackArgs {
-    /// AFEW-layout root: ROOT/<split>/<Class>/<video_id>/*.png|jpg.
+    /// AFEW-layout root: ROOT/<split>/<Class>/<video_id>/*.png|jpg, or video files
+    /// ROOT/<split>/<Class>/<video_id>.mp4|avi|mkv|webm|mov (decoded by FFmpeg).
     #[arg(long, conflicts_with = "manifest")]
     root: Option<PathBuf>,
     /// CSV manifest (path,label,subject[,split]) instead of a root.
@@ -35,7 +48,11 @@ pub struct PackArgs {
     size: Option<(usize, usize)>,
     #[arg(long, value_enum, default_value_t = Interp::Bilinear)]
     interp: Interp,
-    /// Skip unreadable frames (reporting how many) instead of stopping at the first.
+    /// Video files: resample to F frames per second by timestamps (default: every decoded frame).
+    #[arg(long, value_name = "F")]
+    fps: Option<f64>,
+    /// Pack the readable videos and frames, listing what was skipped in OUT.report.json, instead
+    /// of refusing a dataset with bad files (all of which the refusal lists).
     #[arg(long)]
     skip_bad: bool,
     /// Hide the progress bar.
@@ -64,11 +81,18 @@ pub fn run(args: &PackArgs) -> Result<()> {
         (None, Some(m)) => load_manifest(m, classes, args.split.as_deref())?,
         _ => return Err(Error::argument("pack", "give exactly one of --root and --manifest")),
     };
+    if args.fps.is_some() && !discovery.videos.iter().any(|v| matches!(v.media, Media::File(_))) {
+        return Err(Error::argument(
+            "pack",
+            "--fps applies to video files, and this dataset has none (frame folders have no timestamps)",
+        ));
+    }
     let t0 = Instant::now();
     let opts = PackOptions {
         size: args.size,
         interp: args.interp,
         skip_bad: args.skip_bad,
+        fps: args.fps,
         progress: !args.quiet,
         // The global --threads sets the pool; decoding uses as many threads.
         threads: rayon::current_num_threads(),
@@ -86,7 +110,25 @@ pub fn run(args: &PackArgs) -> Result<()> {
         args.out.display()
     );
     if args.skip_bad {
-        println!("pack: {} unreadable frames skipped", report.bad_frames);
+        let report_path = PathBuf::from(format!("{}.report.json", args.out.display()));
+        let json = serde_json::to_vec_pretty(&PackFileReport {
+            videos: report.videos,
+            frames: report.frames,
+            bad_frames: report.bad_frames,
+            skipped_files: &report.skipped,
+            warnings: &report.warnings,
+        })
+        .map_err(|e| Error::data(&report_path, e.to_string()))?;
+        write_atomically(&report_path, |f| std::io::Write::write_all(f, &json))?;
+        println!(
+            "pack: {} unreadable frames and {} bad video files skipped (listed in {})",
+            report.bad_frames,
+            report.skipped.len(),
+            report_path.display()
+        );
+        for s in &report.skipped {
+            eprintln!("skipped: {}", s.reason);
+        }
     }
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! `stsm-engine predict`: scores every window of one video (a folder of frames) with a
+//! `stsm-engine predict`: scores every window of one video (a folder of frames or a video file)
+//! with a
 //! checkpoint, pools the window scores per class, and prints the class probabilities and the
 //! predicted label — or, with --json, everything including each window's scores and pooling
 //! weights; --png draws the window scores over time.
@@ -10,8 +11,9 @@ use serde::Serialize;
 
 use super::checkpoint_args::BareCheckpointArgs;
 use super::scoring_args::ScoringArgs;
-use crate::data::frames::{list_frames, Discovery, VideoEntry};
-use crate::data::{FolderSource, Interp};
+use crate::data::frames::{list_frames, Discovery, Media, VideoEntry};
+use crate::data::packer::{pack_temporary, PackOptions};
+use crate::data::{FolderSource, Interp, VideoSource};
 use crate::error::{Error, Result};
 use crate::infer::evaluate::check_finite_scores;
 use crate::infer::loaded::LoadedModel;
@@ -24,9 +26,13 @@ pub struct PredictArgs {
     /// A checkpoint written by stsm-engine (its metadata gives model, classes, preprocessing, γ).
     #[arg(long)]
     checkpoint: PathBuf,
-    /// A folder of frames (png/jpg, natural order: 2.png before 10.png).
+    /// A folder of frames (png/jpg, natural order: 2.png before 10.png), or a video file
+    /// (.mp4 .avi .mkv .webm .mov, decoded by FFmpeg).
     #[arg(long)]
     video: PathBuf,
+    /// Video files: resample to F frames per second by timestamps (default: every decoded frame).
+    #[arg(long, value_name = "F")]
+    fps: Option<f64>,
     #[command(flatten)]
     scoring: ScoringArgs,
     /// VGG-style models: frames per forward pass (memory stays bounded; 0 = whole video at once).
@@ -67,27 +73,48 @@ pub struct Prediction {
     pub window_weights: Vec<Vec<f64>>,
 }
 
-/// One frame folder as a one-video source with the checkpoint's classes.
-fn frame_folder(dir: &Path, classes: &[String]) -> Result<FolderSource> {
-    if !dir.is_dir() {
-        return Err(Error::data(dir, "is not a folder of frames"));
-    }
-    let frames = list_frames(dir)?;
-    if frames.is_empty() {
-        return Err(Error::data(dir, "has no frame images (png or jpg)"));
+/// One frame folder or video file as a one-video source with the checkpoint's classes. A video
+/// file is decoded once into a temporary pack (`fps`: resampling by timestamps).
+fn open_video(path: &Path, classes: &[String], fps: Option<f64>) -> Result<Box<dyn VideoSource>> {
+    let media = if path.is_dir() {
+        let frames = list_frames(path)?;
+        if frames.is_empty() {
+            return Err(Error::data(path, "has no frame images (png or jpg)"));
+        }
+        Media::Frames(frames)
+    } else {
+        // Not a folder: read as a video file, whose decoding names every way it can be bad
+        // (missing, not a regular file, corrupt, no video stream, no frames, unknown codec).
+        Media::File(path.to_path_buf())
+    };
+    if fps.is_some() && matches!(media, Media::Frames(_)) {
+        return Err(Error::argument(
+            "predict",
+            "--fps applies to video files; a frame folder has no timestamps",
+        ));
     }
     let discovery = Discovery {
         classes: classes.to_vec(),
         videos: vec![VideoEntry {
-            id: dir.display().to_string(),
+            id: path.display().to_string(),
             label: 0,
             subject: None,
             split: None,
-            frames,
+            media,
         }],
         warnings: Vec::new(),
     };
-    FolderSource::new(discovery, None, Interp::Bilinear)
+    Ok(match discovery.videos[0].media {
+        Media::Frames(_) => Box::new(FolderSource::new(discovery, None, Interp::Bilinear)?),
+        Media::File(_) => {
+            let opts = PackOptions {
+                fps,
+                threads: 1,
+                ..PackOptions::default()
+            };
+            Box::new(pack_temporary(&discovery, &opts)?)
+        }
+    })
 }
 
 fn softmax(x: &[f64]) -> Vec<f64> {
@@ -101,9 +128,9 @@ fn softmax(x: &[f64]) -> Vec<f64> {
 pub fn predict(args: &PredictArgs) -> Result<Prediction> {
     let loaded = LoadedModel::load(&args.checkpoint, args.bare.meta()?, args.scoring.device)?;
     let pooling = args.scoring.pooling(loaded.default_gamma())?;
-    let source = frame_folder(&args.video, &loaded.meta.classes)?;
+    let source = open_video(&args.video, &loaded.meta.classes, args.fps)?;
     let reader = SourceFrames {
-        source: &source,
+        source: source.as_ref(),
         video: 0,
         augment: &loaded.augment,
     };
@@ -113,7 +140,7 @@ pub fn predict(args: &PredictArgs) -> Result<Prediction> {
         ..ScoreOptions::new(loaded.clip_len(), args.scoring.stride, pooling)
     };
     let VideoScores { pooled, windows } = score_video(&loaded.model, &reader, &options)?;
-    for w in source.take_warnings() {
+    for w in source.drain_warnings() {
         eprintln!("warning: {w}");
     }
     let gamma = match pooling {

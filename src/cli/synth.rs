@@ -1,13 +1,28 @@
-//! `stsm-engine synth --out DIR`: writes the synthetic FER benchmark (frame folders, manifest,
-//! ground-truth sidecar, stills). Knobs and defaults: docs/synth.md.
+//! `stsm-engine synth --out DIR`: writes the synthetic FER benchmark (frame folders or, with
+//! --format mp4|avi|mkv, video files through FFmpeg; manifest, ground-truth sidecar, stills).
+//! Knobs and defaults: docs/synth.md.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
 
-use crate::data::synth::{generate, SynthConfig};
+use crate::data::synth::{encode_videos, generate, SynthConfig, SYNTH_FPS};
+use crate::data::video_file::VideoFormat;
 use crate::error::Result;
+
+/// How the videos are written: frame folders of PNGs, or one video file each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum SynthFormat {
+    /// Frame folders `<video_id>/0000.png ...`.
+    Png,
+    /// H.264 in MP4 (lossy).
+    Mp4,
+    /// MPEG-4 Part 2 in AVI (lossy).
+    Avi,
+    /// FFV1 in Matroska (lossless: decodes to exactly the frames drawn).
+    Mkv,
+}
 
 #[derive(Args, Debug)]
 pub struct SynthArgs {
@@ -53,6 +68,9 @@ pub struct SynthArgs {
     /// Strength of every expression (1 = default; the difficulty knob).
     #[arg(long, default_value_t = 1.0)]
     expression_scale: f32,
+    /// Write each video as frame folders (png) or as a video file through FFmpeg.
+    #[arg(long, value_enum, default_value_t = SynthFormat::Png)]
+    format: SynthFormat,
     /// Hide the progress bar.
     #[arg(long)]
     quiet: bool,
@@ -80,6 +98,16 @@ pub fn run(args: &SynthArgs) -> Result<()> {
     };
     let t0 = Instant::now();
     let report = generate(&cfg, &args.out, rayon::current_num_threads(), !args.quiet)?;
+    let video_format = match args.format {
+        SynthFormat::Png => None,
+        SynthFormat::Mp4 => Some(VideoFormat::Mp4),
+        SynthFormat::Avi => Some(VideoFormat::Avi),
+        SynthFormat::Mkv => Some(VideoFormat::Mkv),
+    };
+    if let Some(format) = video_format {
+        encode_videos(&args.out, &report.truth, format, rayon::current_num_threads())?;
+        println!("synth: videos encoded as .{} at {SYNTH_FPS} fps", format.extension());
+    }
     let n = report.truth.videos.len() as f64;
     let informative: f64 = report
         .truth

@@ -1,10 +1,13 @@
-//! Frame-folder datasets: the AFEW layout `ROOT/<split>/<Class>/<video_id>/*.png|jpg`.
-//! Discovery lists videos and their frame files (in natural order) without decoding any image.
+//! Datasets in the AFEW layout `ROOT/<split>/<Class>/<video_id>/*.png|jpg`, where a video may
+//! also be a video file `ROOT/<split>/<Class>/<video_id>.<mp4|avi|mkv|webm|mov>` (decoded by
+//! FFmpeg, `video_file.rs`). Discovery lists videos and their files (frames in natural order)
+//! without decoding anything.
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use crate::data::video_file::is_video_file;
 use crate::error::{Error, Result};
 
 /// One video as found on disk: its frame files in temporal order and its labels.
@@ -19,7 +22,34 @@ pub struct VideoEntry {
     pub subject: Option<String>,
     /// Split named by the layout or manifest (`train`, `val`, ...), if any.
     pub split: Option<String>,
-    pub frames: Vec<PathBuf>,
+    pub media: Media,
+}
+
+/// Where a video's frames are: image files, or one video file that FFmpeg decodes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Media {
+    /// Frame images in temporal order (never empty once discovered).
+    Frames(Vec<PathBuf>),
+    /// A video file; its frame count is known only after decoding.
+    File(PathBuf),
+}
+
+impl VideoEntry {
+    /// The files this video is read from: its frames, or its one video file.
+    pub fn files(&self) -> &[PathBuf] {
+        match &self.media {
+            Media::Frames(frames) => frames,
+            Media::File(file) => std::slice::from_ref(file),
+        }
+    }
+}
+
+/// The video id of a video file: its name without the extension (`clip01.mp4` -> `clip01`), so
+/// that a dataset converted from frame folders to files keeps its ids.
+pub fn video_file_id(path: &Path) -> String {
+    path.file_stem()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
 }
 
 /// The result of scanning a dataset: videos plus the warnings worth showing to the user.
@@ -139,7 +169,9 @@ pub fn classes_of_root(root: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// Scans `root/<split>/<Class>/<video_id>/`. Classes are those of `classes_of_root`, unless
+/// Scans `root/<split>/<Class>/<video_id>/` and `root/<split>/<Class>/<video_id>.<ext>` (video
+/// files; anything with a video extension that is not a folder counts, so that a broken link or
+/// a device named like a video is an error when read, not silently left out). Classes are those of `classes_of_root`, unless
 /// `classes` is given, in which case every folder must name one of them. Empty video folders are skipped with a
 /// warning; a video id seen twice (in any class) is an error.
 pub fn discover_split(root: &Path, split: &str, classes: Option<&[String]>) -> Result<Discovery> {
@@ -165,8 +197,16 @@ pub fn discover_split(root: &Path, split: &str, classes: Option<&[String]>) -> R
                 format!("class `{name}` is not in the class list {class_names:?}"),
             )
         })?;
-        for video_dir in read_dir_sorted(class_dir)?.into_iter().filter(|p| p.is_dir()) {
-            let id = file_name(&video_dir);
+        for video_dir in read_dir_sorted(class_dir)? {
+            let is_video = !video_dir.is_dir() && is_video_file(&video_dir);
+            if !video_dir.is_dir() && !is_video {
+                continue;
+            }
+            let id = if is_video {
+                video_file_id(&video_dir)
+            } else {
+                file_name(&video_dir)
+            };
             if let Some(first) = seen.get(&id) {
                 return Err(Error::data(
                     &video_dir,
@@ -177,18 +217,23 @@ pub fn discover_split(root: &Path, split: &str, classes: Option<&[String]>) -> R
                 ));
             }
             seen.insert(id.clone(), video_dir.clone());
-            let frames = list_frames(&video_dir)?;
-            if frames.is_empty() {
-                out.warnings
-                    .push(format!("{}: no frames, video skipped", video_dir.display()));
-                continue;
-            }
+            let media = if is_video {
+                Media::File(video_dir)
+            } else {
+                let frames = list_frames(&video_dir)?;
+                if frames.is_empty() {
+                    out.warnings
+                        .push(format!("{}: no frames, video skipped", video_dir.display()));
+                    continue;
+                }
+                Media::Frames(frames)
+            };
             out.videos.push(VideoEntry {
                 id,
                 label,
                 subject: None,
                 split: Some(split.to_string()),
-                frames,
+                media,
             });
         }
     }

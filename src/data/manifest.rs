@@ -1,13 +1,15 @@
 //! CSV manifests `path,label,subject[,split]` for datasets whose protocol needs subjects
-//! (UNBC-McMaster leave-one-subject-out, BioVid k-fold). `path` is a frame folder, relative to the
-//! manifest's own folder unless absolute; the video id is that folder's name. A first line that
+//! (UNBC-McMaster leave-one-subject-out, BioVid k-fold). `path` is a frame folder or a video
+//! file (.mp4 .avi .mkv .webm .mov), relative to the manifest's own folder unless absolute; the
+//! video id is the folder's name or the file's name without its extension. A first line that
 //! starts with `path,` is a header. Fields are plain (no quoting): ids and class names in these
 //! datasets have no commas.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::data::frames::{list_frames, natural_cmp, Discovery, VideoEntry};
+use crate::data::frames::{list_frames, natural_cmp, video_file_id, Discovery, Media, VideoEntry};
+use crate::data::video_file::is_video_file;
 use crate::error::{Error, Result};
 
 /// One parsed manifest row, before the frame folder is listed.
@@ -94,11 +96,15 @@ pub fn load_manifest(manifest_path: &Path, classes: Option<&[String]>, split: Op
                     ),
                 )
             })?;
-        let id = row
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
+        let is_video = is_video_file(&row.path) && !row.path.is_dir();
+        let id = if is_video {
+            video_file_id(&row.path)
+        } else {
+            row.path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
         if let Some(first) = seen.get(&id) {
             return Err(Error::data(
                 manifest_path,
@@ -113,24 +119,31 @@ pub fn load_manifest(manifest_path: &Path, classes: Option<&[String]>, split: Op
         if split.is_some() && row.split.as_deref() != split {
             continue;
         }
-        if !row.path.is_dir() {
-            return Err(Error::data(
-                &row.path,
-                "video folder named in the manifest does not exist",
-            ));
-        }
-        let frames = list_frames(&row.path)?;
-        if frames.is_empty() {
-            out.warnings
-                .push(format!("{}: no frames, video skipped", row.path.display()));
-            continue;
-        }
+        let media = if is_video {
+            // Existence and kind are checked when it is decoded, with the other bad files.
+            Media::File(row.path.clone())
+        } else {
+            if !row.path.is_dir() {
+                return Err(Error::data(
+                    &row.path,
+                    "video folder named in the manifest does not exist (nor is it a video file: \
+                     .mp4 .avi .mkv .webm .mov)",
+                ));
+            }
+            let frames = list_frames(&row.path)?;
+            if frames.is_empty() {
+                out.warnings
+                    .push(format!("{}: no frames, video skipped", row.path.display()));
+                continue;
+            }
+            Media::Frames(frames)
+        };
         out.videos.push(VideoEntry {
             id,
             label,
             subject: Some(row.subject),
             split: row.split,
-            frames,
+            media,
         });
     }
     Ok(out)

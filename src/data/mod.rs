@@ -1,4 +1,4 @@
-//! Video data: datasets of frame folders or CSV manifests, a packed memory-mapped format, clips
+//! Video data: datasets of frame folders, video files (through FFmpeg) or CSV manifests, a packed memory-mapped format, clips
 //! with padding, clip-consistent augmentation, a prefetching loader, the synthetic FER benchmark
 //! and subject-independent evaluation protocols.
 
@@ -14,10 +14,11 @@ pub mod packer;
 pub mod protocol;
 pub mod source;
 pub mod synth;
+pub mod video_file;
 
 pub use augment::{AugParams, AugmentConfig, ClipTransform};
 pub use clip::{read_clip, read_video, ClipSpec, Padding};
-pub use frames::{discover_split, Discovery, VideoEntry};
+pub use frames::{discover_split, Discovery, Media, VideoEntry};
 pub use image_io::{Frame, Interp};
 pub use loader::{AugMode, Batch, ClipRequest, Loader, LoaderConfig};
 pub use manifest::load_manifest;

@@ -1,14 +1,16 @@
-//! Building a pack from a discovered dataset: decode every frame once, resize to the target size
-//! (or keep each video's native size), and stream into a `PackWriter`.
+//! Building a pack from a discovered dataset: decode every frame once (image files, or video
+//! files through FFmpeg), resize to the target size (or keep each video's native size), and
+//! stream into a `PackWriter`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::data::frames::{Discovery, VideoEntry};
+use crate::data::frames::{Discovery, Media, VideoEntry};
 use crate::data::image_io::{load_rgb, resize, Interp};
-use crate::data::pack::PackWriter;
+use crate::data::pack::{Pack, PackWriter};
 use crate::data::source::VideoMeta;
+use crate::data::video_file::{decode, DecodeOptions};
 use crate::error::{Error, Result};
 
 #[derive(Clone, Debug, Default)]
@@ -16,8 +18,12 @@ pub struct PackOptions {
     /// (width, height) of every stored frame; `None` keeps each video at its first frame's size.
     pub size: Option<(usize, usize)>,
     pub interp: Interp,
-    /// Skip unreadable frames (counted in the report) instead of failing on the first.
+    /// Skip unreadable frames and bad video files (listed in the report) instead of refusing
+    /// the dataset.
     pub skip_bad: bool,
+    /// Video files only: resample to this many frames per second by timestamps (`None`: every
+    /// decoded frame). Frame folders have no timestamps and keep every frame.
+    pub fps: Option<f64>,
     /// Show a progress bar on stderr.
     pub progress: bool,
     /// Videos decoded in parallel (0: one per core).
@@ -31,7 +37,16 @@ pub struct PackReport {
     pub bytes: u64,
     /// Frames that could not be decoded and were skipped (only with `skip_bad`).
     pub bad_frames: usize,
+    /// Video files that could not be decoded, with the reason, skipped (only with `skip_bad`).
+    pub skipped: Vec<SkippedFile>,
     pub warnings: Vec<String>,
+}
+
+/// A video file left out of a pack by `skip_bad`, and why.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SkippedFile {
+    pub path: PathBuf,
+    pub reason: String,
 }
 
 /// One video decoded (and resized) in memory, ready to be written.
@@ -42,17 +57,58 @@ struct Decoded {
     warnings: Vec<String>,
 }
 
-/// Decodes every frame of one video; independent of other videos, so videos decode in parallel.
+fn meta_of(video: &VideoEntry, frames: usize, (width, height): (usize, usize)) -> VideoMeta {
+    VideoMeta {
+        id: video.id.clone(),
+        label: video.label,
+        subject: video.subject.clone(),
+        split: video.split.clone(),
+        frames,
+        width,
+        height,
+    }
+}
+
+/// Decodes one video; independent of other videos, so videos decode in parallel.
 fn decode_video(video: &VideoEntry, opts: &PackOptions, bar: &ProgressBar) -> Result<Decoded> {
+    match &video.media {
+        Media::Frames(frames) => decode_frame_folder(video, frames, opts, bar),
+        Media::File(file) => {
+            let decoded = decode(
+                file,
+                &DecodeOptions {
+                    fps: opts.fps,
+                    size: opts.size,
+                },
+            );
+            bar.inc(1);
+            let decoded = decoded?;
+            Ok(Decoded {
+                meta: Some(meta_of(video, decoded.frames.len(), (decoded.width, decoded.height))),
+                frames: decoded.frames,
+                bad: 0,
+                warnings: Vec::new(),
+            })
+        }
+    }
+}
+
+/// Decodes every frame image of one frame folder.
+fn decode_frame_folder(
+    video: &VideoEntry,
+    paths: &[PathBuf],
+    opts: &PackOptions,
+    bar: &ProgressBar,
+) -> Result<Decoded> {
     let mut out = Decoded {
         meta: None,
-        frames: Vec::with_capacity(video.frames.len()),
+        frames: Vec::with_capacity(paths.len()),
         bad: 0,
         warnings: Vec::new(),
     };
     let mut size = opts.size;
     let mut warned_size = false;
-    for path in &video.frames {
+    for path in paths {
         bar.inc(1);
         let frame = match load_rgb(path) {
             Ok(f) => f,
@@ -82,17 +138,7 @@ fn decode_video(video: &VideoEntry, opts: &PackOptions, bar: &ProgressBar) -> Re
         out.frames.push(resize(&frame, w, h, opts.interp).data);
     }
     match size {
-        Some((width, height)) if !out.frames.is_empty() => {
-            out.meta = Some(VideoMeta {
-                id: video.id.clone(),
-                label: video.label,
-                subject: video.subject.clone(),
-                split: video.split.clone(),
-                frames: out.frames.len(),
-                width,
-                height,
-            })
-        }
+        Some(size) if !out.frames.is_empty() => out.meta = Some(meta_of(video, out.frames.len(), size)),
         _ => out
             .warnings
             .push(format!("video {}: no readable frame, skipped", video.id)),
@@ -102,6 +148,9 @@ fn decode_video(video: &VideoEntry, opts: &PackOptions, bar: &ProgressBar) -> Re
 
 /// Packs every video of `discovery` into `out`. Nothing appears under `out` unless all succeeded.
 /// Videos are decoded `threads` at a time (0: one per core) and written in their original order.
+/// A video that fails does not stop the others from being decoded, so that the error lists
+/// every bad file at once; with `skip_bad` the bad video files are left out and listed in the
+/// report instead.
 pub fn pack_dataset(discovery: &Discovery, out: &Path, opts: &PackOptions) -> Result<PackReport> {
     if let Some((w, h)) = opts.size {
         if w == 0 || h == 0 {
@@ -112,16 +161,25 @@ pub fn pack_dataset(discovery: &Discovery, out: &Path, opts: &PackOptions) -> Re
         warnings: discovery.warnings.clone(),
         ..Default::default()
     };
-    let total: usize = discovery.videos.iter().map(|v| v.frames.len()).sum();
+    // Frame folders count progress in frames; a video file's frame count is known only once it
+    // is decoded, so a dataset with video files counts videos.
+    let all_folders = discovery.videos.iter().all(|v| matches!(v.media, Media::Frames(_)));
+    let (total, unit) = if all_folders {
+        (discovery.videos.iter().map(|v| v.files().len()).sum(), "frames")
+    } else {
+        (discovery.videos.len(), "videos")
+    };
     let bar = if opts.progress {
         ProgressBar::new(total as u64)
     } else {
         ProgressBar::hidden()
     };
     bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} frames ({per_sec}, eta {eta})")
-            .map_err(|e| Error::argument("pack", format!("progress template: {e}")))?
-            .progress_chars("=> "),
+        ProgressStyle::with_template(&format!(
+            "{{elapsed_precise}} [{{bar:40}}] {{pos}}/{{len}} {unit} ({{per_sec}}, eta {{eta}})"
+        ))
+        .map_err(|e| Error::argument("pack", format!("progress template: {e}")))?
+        .progress_chars("=> "),
     );
     let threads = match opts.threads {
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -129,7 +187,8 @@ pub fn pack_dataset(discovery: &Discovery, out: &Path, opts: &PackOptions) -> Re
     };
     // Decoding holds `threads` whole videos at the stored size: refuse up front what cannot fit.
     if let Some((w, h)) = opts.size {
-        let longest = discovery.videos.iter().map(|v| v.frames.len()).max().unwrap_or(0);
+        // A video file's length is unknown before decoding; frame folders bound the check.
+        let longest = discovery.videos.iter().map(|v| v.files().len()).max().unwrap_or(0);
         crate::resources::ensure_fits(
             "pack",
             &format!(
@@ -140,6 +199,7 @@ pub fn pack_dataset(discovery: &Discovery, out: &Path, opts: &PackOptions) -> Re
         )?;
     }
     let mut writer = PackWriter::create(out, discovery.classes.clone())?;
+    let mut failures: Vec<SkippedFile> = Vec::new();
     // A chunk of `threads` videos is decoded in parallel, then written in order; memory holds at
     // most one chunk of decoded videos.
     for chunk in discovery.videos.chunks(threads) {
@@ -156,8 +216,29 @@ pub fn pack_dataset(discovery: &Discovery, out: &Path, opts: &PackOptions) -> Re
                 })
                 .collect()
         });
-        for d in decoded {
-            let d = d?;
+        for (video, d) in chunk.iter().zip(decoded) {
+            let d = match d {
+                Ok(d) => d,
+                Err(e) => {
+                    let path = match &video.media {
+                        Media::File(file) => file.clone(),
+                        Media::Frames(frames) => frames
+                            .first()
+                            .and_then(|f| f.parent())
+                            .map(Path::to_path_buf)
+                            .unwrap_or_default(),
+                    };
+                    failures.push(SkippedFile {
+                        reason: e.to_string(),
+                        path,
+                    });
+                    continue;
+                }
+            };
+            if !failures.is_empty() && !opts.skip_bad {
+                // The pack will be refused: keep decoding only to list every bad file.
+                continue;
+            }
             report.bad_frames += d.bad;
             report.warnings.extend(d.warnings);
             let Some(meta) = d.meta else { continue };
@@ -170,7 +251,46 @@ pub fn pack_dataset(discovery: &Discovery, out: &Path, opts: &PackOptions) -> Re
             }
         }
     }
-    writer.finish()?;
     bar.finish_and_clear();
+    if !failures.is_empty() && !opts.skip_bad {
+        // Dropping the unfinished writer removes its temporary file: nothing half-written.
+        drop(writer);
+        let list: Vec<String> = failures.iter().map(|f| format!("  {}", f.reason)).collect();
+        return Err(Error::data(
+            out,
+            format!(
+                "not written: {} of {} videos cannot be read (pass --skip-bad to pack the rest):\n{}",
+                failures.len(),
+                discovery.videos.len(),
+                list.join("\n")
+            ),
+        ));
+    }
+    if report.videos == 0 && !failures.is_empty() {
+        drop(writer);
+        return Err(Error::data(
+            out,
+            format!("not written: none of the {} videos can be read", failures.len()),
+        ));
+    }
+    writer.finish()?;
+    report.skipped = failures;
     Ok(report)
+}
+
+/// Packs `discovery` into a temporary file and opens it: the memory map keeps the frames after
+/// the file's name is removed, so nothing is left on disk (the way `eval` and `predict` read
+/// video files, which cannot be read frame by frame).
+pub fn pack_temporary(discovery: &Discovery, opts: &PackOptions) -> Result<Pack> {
+    let dir = std::env::temp_dir();
+    let nonce: u64 = rand::random();
+    let path = dir.join(format!("stsm-decoded-{}-{nonce:016x}.stsmpack", std::process::id()));
+    let packed = pack_dataset(discovery, &path, opts).and_then(|report| {
+        for w in &report.warnings {
+            eprintln!("warning: {w}");
+        }
+        Pack::open(&path)
+    });
+    let _ = std::fs::remove_file(&path);
+    packed
 }

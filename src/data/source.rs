@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::data::frames::Discovery;
+use crate::data::frames::{Discovery, Media};
 use crate::data::image_io::{image_size, load_rgb, resize, Frame, Interp};
 use crate::error::{Error, Result};
 
@@ -74,7 +74,17 @@ impl FolderSource {
         let mut videos = Vec::with_capacity(discovery.videos.len());
         let mut paths = Vec::with_capacity(discovery.videos.len());
         for v in discovery.videos {
-            if v.frames.is_empty() {
+            let frames =
+                match v.media {
+                    Media::Frames(frames) => frames,
+                    // Decoding a whole file per frame read would be far too slow: video files are
+                    // read through a pack (`packer::pack_temporary`).
+                    Media::File(file) => return Err(Error::data(
+                        file,
+                        "is a video file; a frame-folder source cannot read it (pack it first with `stsm-engine pack`)",
+                    )),
+                };
+            if frames.is_empty() {
                 return Err(Error::argument(
                     "frame-folders",
                     format!("video {} has no frames", v.id),
@@ -82,18 +92,18 @@ impl FolderSource {
             }
             let (width, height) = match size {
                 Some(s) => s,
-                None => image_size(&v.frames[0])?,
+                None => image_size(&frames[0])?,
             };
             videos.push(VideoMeta {
                 id: v.id,
                 label: v.label,
                 subject: v.subject,
                 split: v.split,
-                frames: v.frames.len(),
+                frames: frames.len(),
                 width,
                 height,
             });
-            paths.push(v.frames);
+            paths.push(frames);
         }
         Ok(FolderSource {
             classes: discovery.classes,

@@ -5,7 +5,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::data::{discover_split, AugmentConfig, FolderSource, Interp, Pack, VideoSource};
+use crate::data::packer::{pack_temporary, PackOptions};
+use crate::data::{discover_split, AugmentConfig, FolderSource, Interp, Media, Pack, VideoSource};
 use crate::error::{Error, Result};
 use crate::nn::checkpoint::{self, CheckpointMeta};
 use crate::nn::layers::Module;
@@ -66,15 +67,25 @@ impl LoadedModel {
         self.meta.model.input[0]
     }
 
-    /// The videos of `data` — a pack file, or the `split` folder of a frame-folder root
-    /// (ROOT/<split>/<Class>/<video>/) — checked to have this checkpoint's classes.
+    /// The videos of `data` — a pack file, or the `split` folder of a dataset root
+    /// (ROOT/<split>/<Class>/<video>/ or <video>.<ext>) — checked to have this checkpoint's
+    /// classes. Video files are decoded once, in parallel, into a temporary pack.
     pub fn open_data(&self, data: &Path, split: &str) -> Result<Arc<dyn VideoSource>> {
         let source: Arc<dyn VideoSource> = if data.is_dir() {
             let discovery = discover_split(data, split, Some(&self.meta.classes))?;
-            for w in &discovery.warnings {
-                eprintln!("warning: {w}");
+            if discovery.videos.iter().any(|v| matches!(v.media, Media::File(_))) {
+                let opts = PackOptions {
+                    progress: true,
+                    threads: rayon::current_num_threads(),
+                    ..PackOptions::default()
+                };
+                Arc::new(pack_temporary(&discovery, &opts)?)
+            } else {
+                for w in &discovery.warnings {
+                    eprintln!("warning: {w}");
+                }
+                Arc::new(FolderSource::new(discovery, None, Interp::Bilinear)?)
             }
-            Arc::new(FolderSource::new(discovery, None, Interp::Bilinear)?)
         } else {
             Arc::new(Pack::open(data)?)
         };

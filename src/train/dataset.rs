@@ -34,7 +34,7 @@ pub struct RunData {
     pub classes: Vec<String>,
 }
 
-/// What a cached pack was built from: every frame file's path, size and modification time, the
+/// What a cached pack was built from: every frame or video file's path, size and modification time, the
 /// class list and each video's label, hashed; and the warnings reading the data gave, shown again
 /// whenever the cache is used.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -52,7 +52,7 @@ fn source_key(root: &Path, discovery: &Discovery) -> Result<String> {
     listing.push_str(&discovery.classes.join("\u{1f}"));
     for v in &discovery.videos {
         listing.push_str(&format!("\n{}\u{1f}{}", v.id, v.label));
-        for f in &v.frames {
+        for f in v.files() {
             let meta = std::fs::metadata(f).map_err(|e| Error::io(f, e))?;
             let mtime = meta
                 .modified()
@@ -106,7 +106,7 @@ fn ensure_pack(root: &Path, split: &str, out: &Path) -> Result<PathBuf> {
                     r.videos,
                     r.frames,
                     discovery.videos.len(),
-                    discovery.videos.iter().map(|v| v.frames.len()).sum::<usize>()
+                    discovery.videos.iter().map(|v| v.files().len()).sum::<usize>()
                 ),
                 None => "it has no record of its source".to_string(),
             }
@@ -117,6 +117,7 @@ fn ensure_pack(root: &Path, split: &str, out: &Path) -> Result<PathBuf> {
         size: None,
         interp: Interp::Bilinear,
         skip_bad: false,
+        fps: None,
         progress: true,
         threads: rayon::current_num_threads(),
     };
@@ -205,7 +206,8 @@ pub fn load(c: &TrainConfig) -> Result<RunData> {
             (open_source(p)?, open_source(&test)?, truth)
         }
         Some(p) if p.is_dir() => {
-            // A frame-folder root: pack each split beside the data once (decoding is the slow part).
+            // A root of frame folders and/or video files: pack each split beside the data once
+            // (decoding is the slow part).
             let train = ensure_pack(p, train_split, &p.join(format!(".{train_split}.stsmpack")))?;
             let test = ensure_pack(p, test_split, &p.join(format!(".{test_split}.stsmpack")))?;
             let truth = p.parent().map(|d| d.join("ground_truth.json")).filter(|t| t.exists());
@@ -214,7 +216,8 @@ pub fn load(c: &TrainConfig) -> Result<RunData> {
         Some(p) => {
             return Err(Error::data(
                 p,
-                "not found; expected a frame-folder root (ROOT/<split>/<Class>/<video>/) or a train pack",
+                "not found; expected a dataset root (ROOT/<split>/<Class>/<video>/ frame folders or \
+                 <video>.mp4|avi|mkv|webm|mov files) or a train pack",
             ));
         }
     };

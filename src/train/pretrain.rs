@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::autograd::Tape;
 use crate::backend::cuda::device::ensure_usable;
 use crate::data::augment::{mix_seed, SYNTH_STD};
-use crate::data::frames::{Discovery, VideoEntry};
+use crate::data::frames::{Discovery, Media, VideoEntry};
 use crate::data::protocol::stratified_holdout;
 use crate::data::{
     AugMode, AugmentConfig, ClipRequest, ClipSpec, FolderSource, Interp, Loader, LoaderConfig, Padding, VideoSource,
@@ -118,7 +118,7 @@ pub fn discover_stills(dir: &Path) -> Result<Discovery> {
                 label: classes.binary_search(&r[1].trim().to_string()).unwrap_or(0),
                 subject: r.get(2).map(|s| s.trim().to_string()),
                 split: None,
-                frames: vec![path],
+                media: Media::Frames(vec![path]),
             }
         })
         .collect();

@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use classes::{class_delta, intensity_at, CLASS_NAMES};
 use face::{render, Camera, Occluder, Subject};
 pub use sidecar::{Distractor, GroundTruth, VideoTruth};
-pub use writer::{generate, SynthReport};
+pub use writer::{encode_videos, generate, SynthReport, SYNTH_FPS};
 
 /// Every knob of the generator; `Default` is the benchmark (see docs/synth.md).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -5,6 +5,7 @@
 //! OUT/ground_truth.json                                config + per-video truth (sidecar)
 //! OUT/stills/<Label>/<id>.png, OUT/stills/labels.csv   2D pretraining set (train subjects only)
 //! ```
+//! `encode_videos` then replaces each frame folder by a video file `<video_id>.<mp4|avi|mkv>`.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -15,8 +16,14 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::data::augment::mix_seed;
 use crate::data::image_io::save_png;
-use crate::data::synth::{plan, render_still, render_video, subject_name, train_subjects, GroundTruth, SynthConfig};
+use crate::data::synth::{
+    plan, render_still, render_video, subject_name, train_subjects, GroundTruth, SynthConfig, VideoTruth,
+};
+use crate::data::video_file::{encode_frames, VideoFormat};
 use crate::error::{Error, Result};
+
+/// Frame rate of the synthetic videos when written as video files.
+pub const SYNTH_FPS: u32 = 25;
 
 #[derive(Clone, Debug)]
 pub struct SynthReport {
@@ -81,16 +88,7 @@ pub fn generate(cfg: &SynthConfig, out: &Path, threads: usize, progress: bool) -
     results.into_iter().collect::<Result<Vec<()>>>()?;
     bar.finish_and_clear();
 
-    let mut manifest = String::from("path,label,subject,split\n");
-    for v in &videos {
-        let _ = writeln!(
-            manifest,
-            "videos/{}/{}/{},{},{},{}",
-            v.split, v.class, v.id, v.class, v.subject, v.split
-        );
-    }
-    let path = out.join("manifest.csv");
-    crate::fsutil::write_atomically(&path, |f| std::io::Write::write_all(f, manifest.as_bytes()))?;
+    write_manifest(out, &videos, "")?;
 
     let stills = write_stills(cfg, &out.join("stills"))?;
     let truth = GroundTruth {
@@ -106,6 +104,56 @@ pub fn generate(cfg: &SynthConfig, out: &Path, threads: usize, progress: bool) -
         stills,
         truth,
     })
+}
+
+/// `OUT/manifest.csv`, each video's path followed by `suffix` (`.mkv` once encoded).
+fn write_manifest(out: &Path, videos: &[VideoTruth], suffix: &str) -> Result<()> {
+    let mut manifest = String::from("path,label,subject,split\n");
+    for v in videos {
+        let _ = writeln!(
+            manifest,
+            "videos/{}/{}/{}{suffix},{},{},{}",
+            v.split, v.class, v.id, v.class, v.subject, v.split
+        );
+    }
+    let path = out.join("manifest.csv");
+    crate::fsutil::write_atomically(&path, |f| std::io::Write::write_all(f, manifest.as_bytes()))
+}
+
+/// Replaces every frame folder `generate` wrote under `out` by a video file of `format` beside
+/// it (`<video_id>.<ext>`, at `SYNTH_FPS`), `threads` videos at a time (0: one per core), and
+/// points the manifest at the files. Each file appears whole (written under a temporary name).
+pub fn encode_videos(out: &Path, truth: &GroundTruth, format: VideoFormat, threads: usize) -> Result<()> {
+    let threads = if threads == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        threads
+    };
+    let results: Vec<Result<()>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|w| {
+                scope.spawn(move || -> Result<()> {
+                    for v in truth.videos.iter().skip(w).step_by(threads) {
+                        let class_dir = out.join("videos").join(&v.split).join(&v.class);
+                        let frames = class_dir.join(&v.id);
+                        let file = class_dir.join(format!("{}.{}", v.id, format.extension()));
+                        encode_frames(&frames.join("%04d.png"), SYNTH_FPS, format, &file)?;
+                        std::fs::remove_dir_all(&frames).map_err(|e| Error::io(&frames, e))?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(Error::argument("synth", "a thread panicked")))
+            })
+            .collect()
+    });
+    results.into_iter().collect::<Result<Vec<()>>>()?;
+    write_manifest(out, &truth.videos, &format!(".{}", format.extension()))
 }
 
 /// Apex-like and neutral stills from training subjects only, so a 2D model pretrained on them
