@@ -14,6 +14,7 @@ pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod report;
+pub mod resources;
 pub mod runtime;
 pub mod sampling;
 pub mod tensor;

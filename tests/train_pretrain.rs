@@ -38,6 +38,8 @@ fn tiny(cache: &Path) -> TrainConfig {
         exploration_epochs: 2,
         epochs: 1,
         batch: 4,
+        // 3 training videos per class: too few to hold one out, so no validation.
+        val_fraction: 0.0,
         resize: 36,
         crop: 32,
         workers: 1,

@@ -63,6 +63,13 @@ pub fn run(args: &DemoArgs) -> Result<()> {
             "--steps, --batch and --accumulate must be at least 1",
         ));
     }
+    // A micro-batch's input clips alone, as f32 (the activations need several times more).
+    let plane: usize = CLIP.iter().product();
+    crate::resources::ensure_fits(
+        "demo",
+        &format!("--batch {}", args.batch),
+        crate::resources::product(&[args.batch, 3, plane, 4]),
+    )?;
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
     let mut li = LayerInit {
         init: Init::HeNormal,

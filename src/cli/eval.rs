@@ -16,7 +16,11 @@ use crate::tensor::Device;
 #[derive(Args, Debug)]
 pub struct EvalArgs {
     /// A run directory: its best checkpoint on its test split, scored exactly as training did.
-    #[arg(long, conflicts_with_all = ["checkpoint", "data"])]
+    /// Its settings are the run's: --gamma, --pool, --stride, --split and the bare-checkpoint
+    /// flags are refused with it.
+    #[arg(long, conflicts_with_all = [
+        "checkpoint", "data", "gamma", "pool", "stride", "split", "model", "class_names", "resize", "crop",
+    ])]
     run: Option<PathBuf>,
     /// A checkpoint written by stsm-engine (its metadata gives model, classes, preprocessing, γ).
     #[arg(long, requires = "data")]
@@ -61,7 +65,11 @@ fn from_checkpoint(args: &EvalArgs, path: &std::path::Path, data: &std::path::Pa
         augment: loaded.augment.clone(),
     };
     let videos: Vec<usize> = (0..source.videos().len()).collect();
-    report::evaluate(&loaded.model, source.as_ref(), &videos, &scoring)
+    let report = report::evaluate(&loaded.model, source.as_ref(), &videos, &scoring);
+    for w in source.drain_warnings() {
+        eprintln!("warning: {w}");
+    }
+    report
 }
 
 pub fn run(args: &EvalArgs) -> Result<()> {

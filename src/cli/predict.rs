@@ -12,6 +12,7 @@ use super::checkpoint_args::BareCheckpointArgs;
 use crate::data::frames::{list_frames, Discovery, VideoEntry};
 use crate::data::{FolderSource, Interp};
 use crate::error::{Error, Result};
+use crate::infer::evaluate::check_finite_scores;
 use crate::infer::loaded::LoadedModel;
 use crate::infer::pooling::Pooling;
 use crate::infer::scorer::{score_video, FrameReader, ScoreOptions, SourceFrames, VideoScores, DEFAULT_CHUNK_FRAMES};
@@ -122,6 +123,14 @@ pub fn predict(args: &PredictArgs) -> Result<Prediction> {
         ..ScoreOptions::new(loaded.clip_len(), args.stride, pooling)
     };
     let VideoScores { pooled, windows } = score_video(&loaded.model, &reader, &options)?;
+    for w in source.take_warnings() {
+        eprintln!("warning: {w}");
+    }
+    let gamma = match pooling {
+        Pooling::Softmax { gamma } => gamma,
+        Pooling::Max => f64::INFINITY,
+    };
+    check_finite_scores(&loaded.model, gamma, &pooled, &args.video.display().to_string())?;
     let windows = windows.ok_or_else(|| Error::argument("predict", "the scorer returned no window scores"))?;
     let probabilities = softmax(&pooled);
     let predicted_index = probabilities

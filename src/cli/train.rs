@@ -37,7 +37,8 @@ pub struct TrainArgs {
     /// Start from a named preset of settings.
     #[arg(long, value_enum)]
     preset: Option<Preset>,
-    /// Frame-folder root ROOT/<split>/<Class>/<video>/*.png (default: the synthetic benchmark).
+    /// Frame-folder root ROOT/<split>/<Class>/<video>/*.png, or a train pack (its test split's
+    /// pack beside it: train.stsmpack -> test.stsmpack). Default: the synthetic benchmark.
     #[arg(long)]
     data: Option<PathBuf>,
     /// Model: tiny-c3d, tiny-vgg3d, c3d or vgg3d.
@@ -52,8 +53,8 @@ pub struct TrainArgs {
     #[arg(long)]
     pool_gamma: Option<f64>,
     /// REINFORCE learning rate of the per-video sampling scores.
-    #[arg(long, default_value_t = 0.1)]
-    reinforce_lr: f64,
+    #[arg(long)]
+    reinforce_lr: Option<f64>,
     /// Maximum number of epochs.
     #[arg(long)]
     epochs: Option<usize>,
@@ -82,7 +83,11 @@ pub struct TrainArgs {
     #[arg(long)]
     out: Option<PathBuf>,
     /// Continue the run in this directory from its last epoch (its saved settings are used).
-    #[arg(long, conflicts_with_all = ["config", "preset", "data", "model", "sampler", "gamma", "out"])]
+    /// Every setting comes from the run itself; only --epochs (to extend it) may be given.
+    #[arg(long, conflicts_with_all = [
+        "config", "preset", "data", "model", "sampler", "gamma", "out", "batch", "accumulate",
+        "lr_head", "lr_backbone", "seed", "init", "reinit", "no_pretrain", "pool_gamma", "reinforce_lr",
+    ])]
     resume: Option<PathBuf>,
     /// Where the model, its gradients and the momentum buffers live and every training step,
     /// validation and test pass runs: auto (the first CUDA GPU if this machine has a usable
@@ -112,12 +117,19 @@ fn resolve(args: &TrainArgs) -> Result<TrainConfig> {
         SamplerKind::Softmax { gamma } | SamplerKind::Reinforce { gamma, .. } => gamma,
     });
     if let Some(s) = args.sampler {
+        if matches!(s, SamplerName::Uniform) && args.gamma.is_some() {
+            return Err(Error::argument(
+                "train",
+                "--gamma has no effect with --sampler uniform (clip starts are uniform); for test-time \
+                 pooling give --pool-gamma",
+            ));
+        }
         c.sampler = match s {
             SamplerName::Uniform => SamplerKind::Uniform,
             SamplerName::Softmax => SamplerKind::Softmax { gamma },
             SamplerName::Reinforce => SamplerKind::Reinforce {
                 gamma,
-                lr: args.reinforce_lr,
+                lr: args.reinforce_lr.unwrap_or(0.1),
                 baseline_decay: 0.9,
             },
         };
@@ -136,6 +148,17 @@ fn resolve(args: &TrainArgs) -> Result<TrainConfig> {
                 baseline_decay,
             },
         };
+    }
+    if let Some(new_lr) = args.reinforce_lr {
+        match &mut c.sampler {
+            SamplerKind::Reinforce { lr, .. } => *lr = new_lr,
+            _ => {
+                return Err(Error::argument(
+                    "train",
+                    "--reinforce-lr applies to the reinforce sampler only",
+                ))
+            }
+        }
     }
     macro_rules! set {
         ($($field:ident),*) => { $( if let Some(v) = &args.$field { c.$field = v.clone(); } )* };
@@ -211,6 +234,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         interrupt_after_batches: None,
     };
     let summary = train::run(&config, &opts, &interrupt)?;
+    if interrupt.load(Ordering::SeqCst) && !summary.finished {
+        // The resume hint is printed; the status tells a script the run did not finish.
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        std::process::exit(130);
+    }
     if summary.finished {
         println!(
             "done: {} epochs, best validation loss {:.4} at epoch {}; test accuracy {:.1} % (loss {:.4}) -> {}",

@@ -106,18 +106,33 @@ pub fn list_frames(video_dir: &Path) -> Result<Vec<PathBuf>> {
         .collect())
 }
 
+/// The class folders of a split folder. A symbolic link among them is refused: it would add a
+/// class (or count one class's videos twice) without anyone seeing it in a listing.
+fn class_folders(split_dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in read_dir_sorted(split_dir)? {
+        let link = std::fs::symlink_metadata(&p).map_err(|e| Error::io(&p, e))?;
+        if link.file_type().is_symlink() && p.is_dir() {
+            return Err(Error::data(
+                &p,
+                "is a symbolic link to a folder inside a split; class folders must be real folders \
+                 (replace the link by the folder, or remove it)",
+            ));
+        }
+        if p.is_dir() {
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
 /// The class names of an AFEW-layout root: the class folders of all its splits, in alphabetical
 /// order (the reference's label order: Angry 0 ... Surprise 6). Taking every split keeps labels
 /// the same in a split that lacks a class.
 pub fn classes_of_root(root: &Path) -> Result<Vec<String>> {
     let mut names = Vec::new();
     for split in read_dir_sorted(root)?.into_iter().filter(|p| p.is_dir()) {
-        names.extend(
-            read_dir_sorted(&split)?
-                .into_iter()
-                .filter(|p| p.is_dir())
-                .map(|p| file_name(&p)),
-        );
+        names.extend(class_folders(&split)?.iter().map(|p| file_name(p)));
     }
     names.sort();
     names.dedup();
@@ -132,10 +147,7 @@ pub fn discover_split(root: &Path, split: &str, classes: Option<&[String]>) -> R
     if !split_dir.is_dir() {
         return Err(Error::data(&split_dir, "split folder not found"));
     }
-    let class_dirs: Vec<PathBuf> = read_dir_sorted(&split_dir)?
-        .into_iter()
-        .filter(|p| p.is_dir())
-        .collect();
+    let class_dirs = class_folders(&split_dir)?;
     let class_names: Vec<String> = match classes {
         Some(list) => list.to_vec(),
         None => classes_of_root(root)?,

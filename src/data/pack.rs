@@ -22,6 +22,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::source::{VideoMeta, VideoSource};
 use crate::error::{Error, Result};
+use crate::fsutil::AtomicFile;
 
 const MAGIC: &[u8; 8] = b"STSMPK01";
 const VERSION: u32 = 1;
@@ -97,6 +98,9 @@ impl Header {
 pub struct PackWriter {
     path: PathBuf,
     tmp_path: PathBuf,
+    /// The temporary file (removed if the writer is dropped unfinished) and a buffered handle
+    /// on the same open file.
+    target: AtomicFile,
     file: Option<BufWriter<File>>,
     classes: Vec<String>,
     videos: Vec<PackedVideo>,
@@ -106,10 +110,9 @@ pub struct PackWriter {
 
 impl PackWriter {
     pub fn create(path: &Path, classes: Vec<String>) -> Result<PackWriter> {
-        let mut tmp_name = path.file_name().unwrap_or_default().to_os_string();
-        tmp_name.push(".tmp");
-        let tmp_path = path.with_file_name(tmp_name);
-        let file = File::create(&tmp_path).map_err(|e| Error::io(&tmp_path, e))?;
+        let mut target = AtomicFile::create(path)?;
+        let tmp_path = target.tmp_path().to_path_buf();
+        let file = target.file().try_clone().map_err(|e| Error::io(&tmp_path, e))?;
         let mut file = BufWriter::with_capacity(1 << 20, file);
         // A zero header until `finish`: a file cut short here has no magic.
         file.write_all(&[0u8; HEADER_LEN])
@@ -117,6 +120,7 @@ impl PackWriter {
         Ok(PackWriter {
             path: path.to_path_buf(),
             tmp_path,
+            target,
             file: Some(file),
             classes,
             videos: Vec::new(),
@@ -184,25 +188,8 @@ impl PackWriter {
         file.write_all(&json).map_err(io)?;
         file.seek(SeekFrom::Start(0)).map_err(io)?;
         file.write_all(&header.to_bytes()).map_err(io)?;
-        file.sync_all().map_err(io)?;
         drop(file);
-        std::fs::rename(&tmp, &self.path).map_err(|e| Error::io(&self.path, e))?;
-        // Make the rename itself durable.
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
-        Ok(self.path.clone())
-    }
-}
-
-impl Drop for PackWriter {
-    /// An unfinished writer (error or early return) removes its temporary file.
-    fn drop(&mut self) {
-        if self.file.take().is_some() {
-            let _ = std::fs::remove_file(&self.tmp_path);
-        }
+        self.target.commit()
     }
 }
 
@@ -255,8 +242,15 @@ impl Pack {
         let mut offsets = Vec::with_capacity(index.videos.len());
         for v in index.videos {
             let m = &v.meta;
-            let bytes = (m.frames * m.width * m.height * 3) as u64;
-            if v.offset.checked_add(bytes).is_none_or(|end| end > h.data_len) || m.label >= index.classes.len() {
+            // Checked: a crafted index with valid checksums may hold any sizes.
+            let bytes = m
+                .frames
+                .checked_mul(m.width)
+                .and_then(|n| n.checked_mul(m.height))
+                .and_then(|n| n.checked_mul(3))
+                .and_then(|n| u64::try_from(n).ok());
+            let end = bytes.and_then(|b| v.offset.checked_add(b));
+            if end.is_none_or(|end| end > h.data_len) || m.label >= index.classes.len() {
                 return Err(Error::data(
                     path,
                     format!("index entry of video {} is out of bounds; {REPACK}", m.id),

@@ -127,6 +127,18 @@ pub fn pack_dataset(discovery: &Discovery, out: &Path, opts: &PackOptions) -> Re
         0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
         n => n,
     };
+    // Decoding holds `threads` whole videos at the stored size: refuse up front what cannot fit.
+    if let Some((w, h)) = opts.size {
+        let longest = discovery.videos.iter().map(|v| v.frames.len()).max().unwrap_or(0);
+        crate::resources::ensure_fits(
+            "pack",
+            &format!(
+                "--size {w}x{h} ({} videos of up to {longest} frames decoded at once)",
+                threads.min(discovery.videos.len().max(1))
+            ),
+            crate::resources::product(&[w, h, 3, longest, threads.min(discovery.videos.len().max(1))]),
+        )?;
+    }
     let mut writer = PackWriter::create(out, discovery.classes.clone())?;
     // A chunk of `threads` videos is decoded in parallel, then written in order; memory holds at
     // most one chunk of decoded videos.

@@ -33,7 +33,7 @@ pub struct Split {
 impl Split {
     pub fn save(&self, path: &Path) -> Result<()> {
         let json = serde_json::to_string_pretty(self).map_err(|e| Error::data(path, e.to_string()))?;
-        std::fs::write(path, json).map_err(|e| Error::io(path, e))
+        crate::fsutil::write_atomically(path, |f| std::io::Write::write_all(f, json.as_bytes()))
     }
 
     pub fn load(path: &Path) -> Result<Split> {

@@ -32,6 +32,12 @@ pub trait VideoSource: Send + Sync {
     /// source returns a slice of its memory map; a decoding source fills `scratch`.
     fn frame<'a>(&'a self, video: usize, t: usize, scratch: &'a mut Vec<u8>) -> Result<&'a [u8]>;
 
+    /// Warnings collected while reading (e.g. frames of mixed sizes), emptied; a source that
+    /// has none returns nothing.
+    fn drain_warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
+
     /// Bounds check shared by implementations, so a bad request is an error and not a panic.
     fn check_frame(&self, video: usize, t: usize) -> Result<&VideoMeta> {
         let meta = self.videos().get(video).ok_or_else(|| {
@@ -132,6 +138,9 @@ impl VideoSource for FolderSource {
     }
     fn videos(&self) -> &[VideoMeta] {
         &self.videos
+    }
+    fn drain_warnings(&self) -> Vec<String> {
+        self.take_warnings()
     }
     fn frame<'a>(&'a self, video: usize, t: usize, scratch: &'a mut Vec<u8>) -> Result<&'a [u8]> {
         self.check_frame(video, t)?;

@@ -71,6 +71,9 @@ impl LoadedModel {
     pub fn open_data(&self, data: &Path, split: &str) -> Result<Arc<dyn VideoSource>> {
         let source: Arc<dyn VideoSource> = if data.is_dir() {
             let discovery = discover_split(data, split, Some(&self.meta.classes))?;
+            for w in &discovery.warnings {
+                eprintln!("warning: {w}");
+            }
             Arc::new(FolderSource::new(discovery, None, Interp::Bilinear)?)
         } else {
             Arc::new(Pack::open(data)?)

@@ -10,6 +10,25 @@ use serde::{Deserialize, Serialize};
 use crate::backend::POOL_STATE;
 use crate::error::{Error, Result};
 
+/// The largest finite γ taken anywhere. γ·S is computed on f32 scores: far beyond this, it
+/// overflows for ordinary logits and the scores turn to NaN; at this size softmax pooling already
+/// equals max pooling (`--pool max`) for any scores that differ by more than 1e-5.
+pub const MAX_GAMMA: f64 = 1e6;
+
+/// The range check of every γ the engine takes (sampling and pooling): finite, in [0, MAX_GAMMA].
+pub fn check_gamma(what: &'static str, gamma: f64) -> Result<()> {
+    if gamma.is_finite() && (0.0..=MAX_GAMMA).contains(&gamma) {
+        return Ok(());
+    }
+    Err(Error::argument(
+        what,
+        format!(
+            "gamma = {gamma} is out of range: it must be in [0, {MAX_GAMMA:e}] (0 is mean pooling; \
+             for the γ → ∞ limit use max pooling)"
+        ),
+    ))
+}
+
 /// How a class's window scores become one video score.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Pooling {
@@ -33,17 +52,14 @@ impl Pooling {
         }
     }
 
-    /// Softmax pooling with γ, where γ = +∞ is max pooling (its limit).
+    /// Softmax pooling with γ, where γ = +∞ is max pooling (its limit). γ must lie in
+    /// [0, MAX_GAMMA] (see `check_gamma`) or be +∞.
     pub fn from_gamma(gamma: f64) -> Result<Pooling> {
         if gamma == f64::INFINITY {
             Ok(Pooling::Max)
-        } else if gamma.is_finite() {
-            Ok(Pooling::Softmax { gamma })
         } else {
-            Err(Error::argument(
-                "pooling",
-                format!("gamma = {gamma} must be finite or +inf"),
-            ))
+            check_gamma("pooling", gamma)?;
+            Ok(Pooling::Softmax { gamma })
         }
     }
 

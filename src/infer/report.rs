@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use super::evaluate::{score_videos, ScoringConfig};
+use super::evaluate::{check_finite_scores, score_videos, ScoringConfig};
 use super::metrics::{class_metrics, eer_accuracy, roc_auc, ClassMetrics};
 use super::pooling::Pooling;
 use super::scorer::video_loss;
@@ -27,6 +27,9 @@ pub struct EvalReport {
 
 pub fn evaluate(model: &Model, source: &dyn VideoSource, videos: &[usize], s: &ScoringConfig) -> Result<EvalReport> {
     let scores = score_videos(model, source, videos, s)?;
+    for (p, &v) in scores.iter().zip(videos) {
+        check_finite_scores(model, s.gamma, p, &format!("video {}", source.videos()[v].id))?;
+    }
     let labels: Vec<usize> = videos.iter().map(|&v| source.videos()[v].label).collect();
     let predicted: Vec<usize> = scores
         .iter()

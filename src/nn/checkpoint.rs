@@ -143,7 +143,68 @@ fn decode(name: &str, view: &safetensors::tensor::TensorView<'_>, path: &Path) -
     Tensor::from_vec(view.shape(), values)
 }
 
+/// Largest clip (T × H × W) a checkpoint's metadata may describe: far above any preset
+/// (VGG-3D: 16 × 224 × 224 ≈ 2^20), low enough that the model's shape arithmetic cannot overflow.
+const MAX_CLIP_ELEMENTS: usize = 1 << 30;
+
+impl CheckpointMeta {
+    /// Checks the metadata against the tensors the file really holds, before a model is built
+    /// from it: as many class names as outputs, a sane clip size, and every parameter the model
+    /// config implies present with that shape. The sizes used to allocate the model then all
+    /// come from data the file contains.
+    pub fn check_against(&self, tensors: &BTreeMap<String, Tensor>, path: &Path) -> Result<()> {
+        let bad = |msg: String| Err(Error::data(path, format!("metadata does not match the file: {msg}")));
+        let m = &self.model;
+        m.validate()?;
+        if self.classes.len() != m.classes {
+            return bad(format!(
+                "{} class names for a model with {} outputs",
+                self.classes.len(),
+                m.classes
+            ));
+        }
+        let clip = m.input.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d));
+        if m.input.contains(&0) || clip.is_none_or(|n| n > MAX_CLIP_ELEMENTS) || m.in_channels == 0 {
+            return bad(format!("input clip {:?} is empty or too large", m.input));
+        }
+        let shape_of = |name: &str| tensors.get(name).map(|t| t.dims().to_vec());
+        let expect = |name: String, dims: Vec<usize>| -> Result<()> {
+            match shape_of(&name) {
+                Some(d) if d == dims => Ok(()),
+                Some(d) => bad(format!("{name} has shape {d:?}, the metadata implies {dims:?}")),
+                None => bad(format!("{name} is missing")),
+            }
+        };
+        let mut ins = m.in_channels;
+        let channels = m.blocks.iter().flat_map(|b| b.channels.iter().copied());
+        for (name, outs) in m.conv_names().into_iter().zip(channels) {
+            let k = m.conv_kernel;
+            expect(format!("{name}.weight"), vec![outs, ins, k[0], k[1], k[2]])?;
+            expect(format!("{name}.bias"), vec![outs])?;
+            ins = outs;
+        }
+        // Every conv size now comes from the file, so the shape walk stays in range.
+        let flat = super::model::describe(m)?
+            .iter()
+            .find(|s| s.kind == "flatten")
+            .and_then(|s| s.output.last().copied())
+            .unwrap_or(0);
+        let widths = match m.head_hidden {
+            None => vec![flat, m.fc_width, m.fc_width, m.classes],
+            Some(h) => vec![flat, m.fc_width, m.fc_width, h, m.classes],
+        };
+        for (name, w) in m.fc_names().into_iter().zip(widths.windows(2)) {
+            expect(format!("{name}.weight"), vec![w[1], w[0]])?;
+            expect(format!("{name}.bias"), vec![w[1]])?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads a checkpoint. Only a regular file is read (a device or a pipe never ends); metadata
+/// written by stsm-engine is checked against the tensors (`CheckpointMeta::check_against`).
 pub fn load(path: &Path) -> Result<Checkpoint> {
+    crate::fsutil::ensure_regular_file(path)?;
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let (_, header) = safetensors::SafeTensors::read_metadata(&bytes).map_err(|e| {
         Error::argument(
@@ -161,7 +222,7 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
                 .collect()
         })
         .unwrap_or_default();
-    let meta = match header.metadata().as_ref().and_then(|m| m.get(META_KEY)) {
+    let meta: Option<CheckpointMeta> = match header.metadata().as_ref().and_then(|m| m.get(META_KEY)) {
         Some(json) => Some(serde_json::from_str(json).map_err(|e| {
             Error::argument(
                 "checkpoint",
@@ -176,6 +237,9 @@ pub fn load(path: &Path) -> Result<Checkpoint> {
     for (name, view) in st.tensors() {
         let t = decode(&name, &view, path)?;
         tensors.insert(name, t);
+    }
+    if let Some(m) = &meta {
+        CheckpointMeta::check_against(m, &tensors, path)?;
     }
     Ok(Checkpoint { meta, notes, tensors })
 }

@@ -41,6 +41,9 @@ pub struct TrainConfig {
     pub plateau_patience: usize,
     pub plateau_factor: f64,
     pub early_stop_patience: usize,
+    /// Share of each class's training videos held out for validation. It must leave at least one
+    /// video in all; 0 trains without validation (every epoch is then the best, with no plateau
+    /// schedule or early stop).
     pub val_fraction: f64,
     /// C3D-style validation and test score every `eval_stride`-th window (VGG-style scoring is
     /// one pass over the whole video and uses every window regardless).
@@ -220,15 +223,14 @@ impl TrainConfig {
                 format!("{} is larger than --resize {}", self.crop, self.resize),
             );
         }
-        for (name, v) in [
-            ("lr-head", self.lr_head),
-            ("lr-backbone", self.lr_backbone),
-            ("pool-gamma", self.pooling_gamma()),
-        ] {
-            if !v.is_finite() {
-                return bad(name, format!("{v} must be finite"));
+        for (name, v) in [("lr-head", self.lr_head), ("lr-backbone", self.lr_backbone)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return bad(name, format!("{v} must be finite and non-negative"));
             }
         }
+        crate::infer::pooling::check_gamma("--gamma", self.sampling_gamma())?;
+        crate::infer::pooling::Pooling::from_gamma(self.pooling_gamma())
+            .map_err(|e| Error::argument("--pool-gamma", e.to_string()))?;
         Ok(())
     }
 }

@@ -10,8 +10,10 @@ use super::config::TrainConfig;
 use crate::data::packer::{pack_dataset, PackOptions};
 use crate::data::protocol::{stratified_holdout, Split};
 use crate::data::synth::{generate, GroundTruth, SynthConfig};
-use crate::data::{discover_split, Interp, Pack, VideoSource};
+use crate::data::{discover_split, Discovery, Interp, Pack, VideoSource};
 use crate::error::{Error, Result};
+use crate::fsutil::write_atomically;
+use serde::{Deserialize, Serialize};
 
 /// Where a synthetic video's expression is: segment [start, end) and apex, in frames.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -32,20 +34,129 @@ pub struct RunData {
     pub classes: Vec<String>,
 }
 
-/// Packs split `split` of the frame-folder `root` into `out` unless it is already there.
-fn ensure_pack(root: &Path, split: &str, out: &Path) -> Result<PathBuf> {
-    if !out.exists() {
-        let discovery = discover_split(root, split, None)?;
-        let opts = PackOptions {
-            size: None,
-            interp: Interp::Bilinear,
-            skip_bad: false,
-            progress: true,
-            threads: rayon::current_num_threads(),
-        };
-        pack_dataset(&discovery, out, &opts)?;
+/// What a cached pack was built from: every frame file's path, size and modification time, the
+/// class list and each video's label, hashed; and the warnings reading the data gave, shown again
+/// whenever the cache is used.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct CacheSource {
+    key: String,
+    videos: usize,
+    frames: usize,
+    warnings: Vec<String>,
+}
+
+/// The key of a discovered split: changes when a file is added, removed, replaced or touched, or
+/// when the class list changes.
+fn source_key(root: &Path, discovery: &Discovery) -> Result<String> {
+    let mut listing = String::new();
+    listing.push_str(&discovery.classes.join("\u{1f}"));
+    for v in &discovery.videos {
+        listing.push_str(&format!("\n{}\u{1f}{}", v.id, v.label));
+        for f in &v.frames {
+            let meta = std::fs::metadata(f).map_err(|e| Error::io(f, e))?;
+            let mtime = meta
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            let rel = f.strip_prefix(root).unwrap_or(f);
+            listing.push_str(&format!("\n{}\u{1f}{}\u{1f}{mtime}", rel.display(), meta.len()));
+        }
     }
+    let bytes = listing.as_bytes();
+    let mut second = crc32fast::Hasher::new_with_initial(0x5354_534d);
+    second.update(bytes);
+    Ok(format!(
+        "{:08x}{:08x}-{}",
+        crc32fast::hash(bytes),
+        second.finalize(),
+        bytes.len()
+    ))
+}
+
+fn print_warnings(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
+/// Packs split `split` of the frame-folder `root` into `out`, unless `out` is already a pack of
+/// exactly the files there now (its source record `out.source.json` says which). A cache that
+/// no longer matches is rebuilt, and the user told so. The warnings of reading the data are
+/// shown every time.
+fn ensure_pack(root: &Path, split: &str, out: &Path) -> Result<PathBuf> {
+    let discovery = discover_split(root, split, None)?;
+    let record_path = PathBuf::from(format!("{}.source.json", out.display()));
+    let key = source_key(root, &discovery)?;
+    let recorded: Option<CacheSource> = std::fs::read(&record_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok());
+    if let Some(r) = recorded.as_ref().filter(|r| r.key == key && out.exists()) {
+        print_warnings(&r.warnings);
+        return Ok(out.to_path_buf());
+    }
+    if out.exists() {
+        eprintln!(
+            "data cache {} does not match the files under {} any more ({}); rebuilding it",
+            out.display(),
+            root.join(split).display(),
+            match &recorded {
+                Some(r) => format!(
+                    "it holds {} videos / {} frames, the folder now {} / {}",
+                    r.videos,
+                    r.frames,
+                    discovery.videos.len(),
+                    discovery.videos.iter().map(|v| v.frames.len()).sum::<usize>()
+                ),
+                None => "it has no record of its source".to_string(),
+            }
+        );
+    }
+    let _ = std::fs::remove_file(&record_path);
+    let opts = PackOptions {
+        size: None,
+        interp: Interp::Bilinear,
+        skip_bad: false,
+        progress: true,
+        threads: rayon::current_num_threads(),
+    };
+    let report = pack_dataset(&discovery, out, &opts)?;
+    print_warnings(&report.warnings);
+    let record = CacheSource {
+        key,
+        videos: report.videos,
+        frames: report.frames,
+        warnings: report.warnings,
+    };
+    let json = serde_json::to_vec_pretty(&record).map_err(|e| Error::data(&record_path, e.to_string()))?;
+    write_atomically(&record_path, |f| std::io::Write::write_all(f, &json))?;
     Ok(out.to_path_buf())
+}
+
+/// The test split's pack beside a train pack: `train.stsmpack` -> `test.stsmpack` (the split
+/// names replaced in the file name).
+fn sibling_pack(train: &Path, train_split: &str, test_split: &str) -> Result<PathBuf> {
+    let name = train
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if !name.contains(train_split) {
+        return Err(Error::data(
+            train,
+            format!(
+                "a pack given as --data must be named after the train split `{train_split}` (e.g. \
+                 {train_split}.stsmpack) so that its test split's pack ({test_split}.stsmpack) is found beside it"
+            ),
+        ));
+    }
+    let test = train.with_file_name(name.replacen(train_split, test_split, 1));
+    if !test.is_file() {
+        return Err(Error::data(
+            &test,
+            format!("the test split's pack, expected beside {}, is missing", train.display()),
+        ));
+    }
+    Ok(test)
 }
 
 /// The synthetic benchmark of `cfg` under `cache/synth-<hash of cfg>`: generated and packed on
@@ -62,7 +173,7 @@ fn synthetic(cache: &Path, cfg: &SynthConfig) -> Result<(PathBuf, PathBuf, PathB
         }
         eprintln!("synthetic benchmark: generating into {} (once)", frames.display());
         generate(cfg, &frames, rayon::current_num_threads(), true)?;
-        std::fs::write(&done, b"").map_err(|e| Error::io(&done, e))?;
+        write_atomically(&done, |_| Ok(()))?;
     }
     let train = ensure_pack(&frames.join("videos"), "train", &dir.join("train.stsmpack"))?;
     let test = ensure_pack(&frames.join("videos"), "test", &dir.join("test.stsmpack"))?;
@@ -88,6 +199,11 @@ pub fn load(c: &TrainConfig) -> Result<RunData> {
             let (train, test, truth) = synthetic(&c.synth_cache, &c.synth)?;
             (open_source(&train)?, open_source(&test)?, Some(truth))
         }
+        Some(p) if p.is_file() => {
+            let test = sibling_pack(p, train_split, test_split)?;
+            let truth = p.parent().map(|d| d.join("ground_truth.json")).filter(|t| t.exists());
+            (open_source(p)?, open_source(&test)?, truth)
+        }
         Some(p) if p.is_dir() => {
             // A frame-folder root: pack each split beside the data once (decoding is the slow part).
             let train = ensure_pack(p, train_split, &p.join(format!(".{train_split}.stsmpack")))?;
@@ -96,7 +212,10 @@ pub fn load(c: &TrainConfig) -> Result<RunData> {
             (open_source(&train)?, open_source(&test)?, truth)
         }
         Some(p) => {
-            return Err(Error::data(p, "expected a frame-folder root (ROOT/<split>/<Class>/<video>/); pack files for train and test come from it"));
+            return Err(Error::data(
+                p,
+                "not found; expected a frame-folder root (ROOT/<split>/<Class>/<video>/) or a train pack",
+            ));
         }
     };
     if train.classes() != test.classes() {
@@ -109,8 +228,25 @@ pub fn load(c: &TrainConfig) -> Result<RunData> {
             ),
         ));
     }
+    refuse_degenerate_classes(train.as_ref(), test.as_ref(), c)?;
     let split = stratified_holdout(train.videos(), c.val_fraction, c.seed)?;
     let (train_videos, val_videos) = split.indices(0, train.videos())?;
+    // val_fraction 0 asks for no validation; any other value must leave some.
+    if (val_videos.is_empty() && c.val_fraction > 0.0) || train_videos.is_empty() {
+        return Err(Error::argument(
+            "train",
+            format!(
+                "the validation hold-out of {} training videos at val_fraction {} leaves {} for \
+                 validation and {} for training; both need videos: set val_fraction in the --config \
+                 file so that each class keeps one (or 0 to train without validation, the last epoch \
+                 then being the best), or add training videos",
+                train.videos().len(),
+                c.val_fraction,
+                val_videos.len(),
+                train_videos.len()
+            ),
+        ));
+    }
     let mut truth = HashMap::new();
     if let Some(path) = truth_file {
         for v in GroundTruth::load(&path)?.videos {
@@ -133,4 +269,53 @@ pub fn load(c: &TrainConfig) -> Result<RunData> {
         truth,
         classes,
     })
+}
+
+/// A run needs two classes or more, each with training videos, and a test split with videos:
+/// anything less trains or reports nothing meaningful.
+fn refuse_degenerate_classes(train: &dyn VideoSource, test: &dyn VideoSource, c: &TrainConfig) -> Result<()> {
+    let where_ = c
+        .data
+        .as_ref()
+        .map_or_else(|| "the synthetic benchmark".to_string(), |p| p.display().to_string());
+    let classes = train.classes();
+    if classes.len() < 2 {
+        return Err(Error::data(
+            &where_,
+            format!(
+                "has {} class(es) {classes:?}; classification needs at least two classes (class folders with videos)",
+                classes.len()
+            ),
+        ));
+    }
+    let mut counts = vec![0usize; classes.len()];
+    for v in train.videos() {
+        counts[v.label] += 1;
+    }
+    let empty: Vec<&str> = classes
+        .iter()
+        .zip(&counts)
+        .filter(|(_, &n)| n == 0)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    if !empty.is_empty() {
+        return Err(Error::data(
+            &where_,
+            format!(
+                "class(es) {empty:?} have no training videos in split `{}` (an empty or stray class folder); \
+                 remove the folder or add videos to it",
+                c.train_split
+            ),
+        ));
+    }
+    if test.videos().is_empty() {
+        return Err(Error::data(
+            &where_,
+            format!(
+                "the test split `{}` has no videos; add test videos (ROOT/{}/<Class>/<video>/)",
+                c.test_split, c.test_split
+            ),
+        ));
+    }
+    Ok(())
 }

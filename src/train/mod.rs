@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod dataset;
+pub mod lock;
 pub mod metrics;
 pub mod pictures;
 pub mod pretrain;

@@ -25,8 +25,8 @@ pub fn write(out: &Path, history: &[EpochMetrics], sampler: &Sampler, data: &Run
             phase: m.phase.clone(),
             train_loss: m.train_loss,
             train_acc: m.train_acc,
-            val_loss: Some(m.val_loss),
-            val_acc: Some(m.val_acc),
+            val_loss: m.val_loss,
+            val_acc: m.val_acc,
             lr: m.lr_head,
         })
         .collect();

@@ -358,8 +358,8 @@ pub fn resolve_init(c: &crate::train::TrainConfig, device: Device) -> Result<cra
         });
         let text = serde_json::to_string_pretty(&record).map_err(|e| Error::data(&dir, e.to_string()))?;
         let info = dir.join("pretrain.json");
-        std::fs::write(&info, text).map_err(|e| Error::io(&info, e))?;
-        std::fs::write(&done, b"").map_err(|e| Error::io(&done, e))?;
+        crate::fsutil::write_atomically(&info, |f| std::io::Write::write_all(f, text.as_bytes()))?;
+        crate::fsutil::write_atomically(&done, |_| Ok(()))?;
         eprintln!(
             "2D pretraining: best validation accuracy {:.1} % ({} classes, epoch {}) in {:.0} s -> {}",
             100.0 * summary.best_val_acc,

@@ -85,15 +85,15 @@ pub fn result(cell: &Cell) -> Result<Option<CellResult>> {
     let history = metrics::read(&cell.dir.join("metrics.jsonl"))?;
     // The epoch of the run's best checkpoint (its search restarts when exploitation starts);
     // runs without that record: the lowest validation loss.
-    let recorded = std::fs::read_to_string(cell.dir.join("last.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v["best_epoch"].as_u64());
+    let recorded = super::state::read(&cell.dir).ok().and_then(|s| s.best_epoch);
     let best_epoch = match recorded {
-        Some(e) => e as usize,
+        Some(e) => e,
         None => history
             .iter()
-            .min_by(|a, b| a.val_loss.total_cmp(&b.val_loss))
+            .min_by(|a, b| {
+                let loss = |m: &metrics::EpochMetrics| m.val_loss.unwrap_or(f64::INFINITY);
+                loss(a).total_cmp(&loss(b))
+            })
             .map(|m| m.epoch)
             .unwrap_or(0),
     };
@@ -132,7 +132,7 @@ pub fn run(
             ..base.clone()
         };
         println!("[{}/{}] {}", i + 1, cells.len(), cell.dir.display());
-        let resume = cell.dir.join("last.json").exists();
+        let resume = super::state::exists(&cell.dir);
         let opts = RunOptions {
             out: cell.dir.clone(),
             resume,

@@ -18,9 +18,10 @@ use rand_chacha::ChaCha8Rng;
 
 use super::config::TrainConfig;
 use super::dataset::{self, RunData, Truth};
+use super::lock::RunLock;
 use super::metrics::{self, EpochMetrics};
 use super::pictures;
-use super::schedule::{PlateauConfig, Schedule};
+use super::schedule::{Decision, PlateauConfig, Schedule};
 use super::state::{self, ResumeState};
 use crate::autograd::{Param, Tape};
 use crate::backend::cuda::device::ensure_usable;
@@ -173,8 +174,10 @@ pub fn run(c: &TrainConfig, opts: &RunOptions, interrupt: &AtomicBool) -> Result
     c.validate()?;
     ensure_usable(opts.device)?;
     let out = &opts.out;
-    let resuming = opts.resume && out.join("last.json").exists();
-    if !opts.resume && out.join("last.json").exists() {
+    let _lock = RunLock::acquire(out)?;
+    crate::fsutil::remove_stale_temporaries(out);
+    let resuming = opts.resume && state::exists(out);
+    if !opts.resume && state::exists(out) {
         return Err(Error::argument(
             "train",
             format!(
@@ -182,6 +185,43 @@ pub fn run(c: &TrainConfig, opts: &RunOptions, interrupt: &AtomicBool) -> Result
                 out.display()
             ),
         ));
+    }
+    // (`--resume` of a run that never finished an epoch starts it again: nothing to keep.)
+    if !opts.resume {
+        let found: Vec<&str> = RUN_FILES.iter().copied().filter(|f| out.join(f).exists()).collect();
+        if !found.is_empty() {
+            return Err(Error::argument(
+                "train",
+                format!(
+                    "{} already holds files of a run ({}) but no resumable state; choose another --out, \
+                     or remove them to start afresh",
+                    out.display(),
+                    found.join(", ")
+                ),
+            ));
+        }
+    }
+    if resuming {
+        let saved = state::read(out)?;
+        if c.epochs < saved.epochs_done {
+            return Err(Error::argument(
+                "train",
+                format!(
+                    "--epochs {} is below the {} epochs {} has already done; give at least {}",
+                    c.epochs,
+                    saved.epochs_done,
+                    out.display(),
+                    saved.epochs_done
+                ),
+            ));
+        }
+        let threads = rayon::current_num_threads();
+        if let Some(t) = saved.threads.filter(|&t| t != threads) {
+            eprintln!(
+                "warning: this run was trained with {t} CPU threads and resumes with {threads}; results \
+                 will differ from an uninterrupted run (give --threads {t} to keep them bit-for-bit equal)"
+            );
+        }
     }
     // A new run on the synthetic benchmark starts from the cached 2D pretraining, inflated; the
     // saved config names that checkpoint. A resumed run takes its weights from its own state.
@@ -192,7 +232,6 @@ pub fn run(c: &TrainConfig, opts: &RunOptions, interrupt: &AtomicBool) -> Result
         resolved = super::pretrain::resolve_init(c, opts.device)?;
         &resolved
     };
-    std::fs::create_dir_all(out).map_err(|e| Error::io(out, e))?;
     write_json(&out.join("config.json"), c)?;
 
     let data = dataset::load(c)?;
@@ -247,8 +286,10 @@ pub fn run(c: &TrainConfig, opts: &RunOptions, interrupt: &AtomicBool) -> Result
             lrs: [c.lr_head, c.lr_backbone],
             best_epoch: None,
             finished: false,
+            threads: None,
         }
     };
+    st.threads = Some(rayon::current_num_threads());
     for (i, lr) in st.lrs.iter().enumerate() {
         sgd.set_lr(i, *lr);
     }
@@ -281,13 +322,28 @@ pub fn run(c: &TrainConfig, opts: &RunOptions, interrupt: &AtomicBool) -> Result
             );
             break;
         };
-        let val = evaluate(&model, data.train.as_ref(), &data.val_videos, c, &eval_aug)?;
         let phase = st.sampler.phase(epoch);
+        check_finite(c, &st, epoch, &phase.to_string(), "training", m.train_loss)?;
+        // No hold-out (val_fraction 0, asked for): every epoch is the best, no plateau or stop.
+        let val = if data.val_videos.is_empty() {
+            None
+        } else {
+            let val = evaluate(&model, data.train.as_ref(), &data.val_videos, c, &eval_aug)?;
+            check_finite(c, &st, epoch, &phase.to_string(), "validation", val.loss)?;
+            Some(val)
+        };
         // Armed from the same epoch for every sampler (after warm-up + exploration epochs), so
         // paired runs of a sweep stop and select their checkpoint under one rule.
-        let decision = st
-            .schedule
-            .observe(val.loss, epoch > c.warmup_epochs + c.exploration_epochs);
+        let decision = match val {
+            Some(val) => st
+                .schedule
+                .observe(val.loss, epoch > c.warmup_epochs + c.exploration_epochs),
+            None => Decision {
+                lr_factor: 1.0,
+                new_best: true,
+                stop: false,
+            },
+        };
         for (i, lr) in st.lrs.iter_mut().enumerate() {
             *lr = st.schedule.apply(*lr, &decision);
             sgd.set_lr(i, *lr);
@@ -297,17 +353,19 @@ pub fn run(c: &TrainConfig, opts: &RunOptions, interrupt: &AtomicBool) -> Result
             checkpoint::save_params(&out.join("best.safetensors"), &model.parameters(), Some(&meta))?;
         }
         let record = EpochMetrics {
-            val_loss: val.loss,
-            val_acc: val.acc,
+            val_loss: val.map(|v| v.loss),
+            val_acc: val.map(|v| v.acc),
             ..m
         };
         println!(
-            "epoch {epoch:>3} {:<12} train loss {:.4} acc {:.3} | val loss {:.4} acc {:.3}{} | lr {:.2e} | {:.0} clips/s{}",
+            "epoch {epoch:>3} {:<12} train loss {:.4} acc {:.3} | {}{} | lr {:.2e} | {:.0} clips/s{}",
             phase.to_string(),
             record.train_loss,
             record.train_acc,
-            val.loss,
-            val.acc,
+            val.map_or_else(
+                || "no validation".to_string(),
+                |v| format!("val loss {:.4} acc {:.3}", v.loss, v.acc)
+            ),
             if decision.new_best { " *" } else { "" },
             st.lrs[0],
             record.clips_per_s,
@@ -355,6 +413,43 @@ pub fn run(c: &TrainConfig, opts: &RunOptions, interrupt: &AtomicBool) -> Result
         out: out.clone(),
         finished: st.finished,
     })
+}
+
+/// Files a run directory holds; a new run refuses to replace them.
+const RUN_FILES: [&str; 6] = [
+    "config.json",
+    "split.json",
+    "metrics.jsonl",
+    "best.safetensors",
+    "test.json",
+    "last.json",
+];
+
+/// Stops the run at the first non-finite loss, before anything of this epoch is saved: the best
+/// checkpoint and the resumable state stay those of the last finite epoch.
+fn check_finite(c: &TrainConfig, st: &ResumeState, epoch: usize, phase: &str, what: &str, loss: f64) -> Result<()> {
+    if loss.is_finite() {
+        return Ok(());
+    }
+    let gamma = c.sampling_gamma().max(c.pooling_gamma());
+    let gamma_hint = if gamma > 10.0 {
+        format!(", or γ {gamma} too large for the scores")
+    } else {
+        String::new()
+    };
+    Err(Error::argument(
+        "train",
+        format!(
+            "epoch {epoch} ({phase}): the {what} loss is {loss}, the model diverged. Likely cause: a learning \
+             rate too high (head {:e}, backbone {:e}){gamma_hint}. Nothing of this epoch was saved: best.safetensors \
+             keeps {}, and the state is that of epoch {}; start a new run with a lower --lr-head / --lr-backbone",
+            st.lrs[0],
+            st.lrs[1],
+            st.best_epoch
+                .map_or_else(|| "no epoch yet".to_string(), |e| format!("epoch {e}")),
+            st.epochs_done
+        ),
+    ))
 }
 
 /// Scores the test split with the best checkpoint and records the result in `test.json`.
@@ -505,8 +600,8 @@ fn train_epoch(
         phase: phase.to_string(),
         train_loss: loss_sum / seen.max(1) as f64,
         train_acc: correct as f64 / seen.max(1) as f64,
-        val_loss: f64::NAN,
-        val_acc: f64::NAN,
+        val_loss: None,
+        val_acc: None,
         lr_head: st.lrs[0],
         lr_backbone: st.lrs[1],
         clips_per_s: seen as f64 / seconds,

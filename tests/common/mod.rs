@@ -5,6 +5,8 @@
 
 /// CUDA backend cases shared by the emulator and GPU suites.
 pub mod kernel_cases;
+/// Inputs of the reliability tests (frame folders, the binary with a time limit).
+pub mod reliability;
 pub mod tiny;
 /// Small training runs of the synthetic benchmark.
 pub mod train_run;

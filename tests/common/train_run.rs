@@ -11,7 +11,8 @@ use stsm_engine::sampling::SamplerKind;
 use stsm_engine::tensor::Device;
 use stsm_engine::train::{RunOptions, TrainConfig};
 
-/// tiny-c3d on a 3-class benchmark of 18 videos (12 train, 3 validation, 3 test), 36×36 frames
+/// tiny-c3d on a 3-class benchmark of 18 videos (12 train, 3 validation, 3 test: one subject of
+/// six held out, one video per class in validation), 36×36 frames
 /// cropped to 32, 5 epochs: warm-up 1, exploration 2, exploitation 2; batches of 3, 2 accumulated.
 pub fn tiny_c3d(cache: &Path) -> TrainConfig {
     TrainConfig {
@@ -20,7 +21,7 @@ pub fn tiny_c3d(cache: &Path) -> TrainConfig {
             classes: 3,
             videos_per_class: 6,
             subjects: 6,
-            test_subjects: 2,
+            test_subjects: 1,
             size: 36,
             min_frames: 18,
             max_frames: 40,
@@ -71,7 +72,7 @@ pub fn end_tensors(run: &Path) -> BTreeMap<String, Vec<f64>> {
 }
 
 /// Asserts that two runs ended with the same bits: every parameter and momentum buffer, and
-/// the sampler tables, RNG and schedule (last.json holds them all).
+/// the sampler tables, RNG and schedule (the metadata of last.safetensors holds them).
 pub fn assert_same_end(x: &Path, y: &Path) {
     let (a, b) = (end_tensors(x), end_tensors(y));
     assert_eq!(a.keys().collect::<Vec<_>>(), b.keys().collect::<Vec<_>>());
@@ -88,6 +89,12 @@ pub fn assert_same_end(x: &Path, y: &Path) {
             y.display()
         );
     }
-    let state = |d: &Path| std::fs::read_to_string(d.join("last.json")).unwrap();
-    assert_eq!(state(x), state(y), "last.json of {} and {}", x.display(), y.display());
+    let state = |d: &Path| checkpoint::load(&d.join("last.safetensors")).unwrap().notes;
+    assert_eq!(
+        state(x),
+        state(y),
+        "resume state of {} and {}",
+        x.display(),
+        y.display()
+    );
 }

@@ -50,7 +50,7 @@ pub struct GroundTruth {
 impl GroundTruth {
     pub fn save(&self, path: &Path) -> Result<()> {
         let json = serde_json::to_vec_pretty(self).map_err(|e| Error::data(path, e.to_string()))?;
-        std::fs::write(path, json).map_err(|e| Error::io(path, e))
+        crate::fsutil::write_atomically(path, |f| std::io::Write::write_all(f, &json))
     }
 
     pub fn load(path: &Path) -> Result<GroundTruth> {

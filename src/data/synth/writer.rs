@@ -90,7 +90,7 @@ pub fn generate(cfg: &SynthConfig, out: &Path, threads: usize, progress: bool) -
         );
     }
     let path = out.join("manifest.csv");
-    std::fs::write(&path, manifest).map_err(|e| Error::io(&path, e))?;
+    crate::fsutil::write_atomically(&path, |f| std::io::Write::write_all(f, manifest.as_bytes()))?;
 
     let stills = write_stills(cfg, &out.join("stills"))?;
     let truth = GroundTruth {
@@ -129,6 +129,6 @@ fn write_stills(cfg: &SynthConfig, dir: &Path) -> Result<usize> {
         }
     }
     let path = dir.join("labels.csv");
-    std::fs::write(&path, labels).map_err(|e| Error::io(&path, e))?;
+    crate::fsutil::write_atomically(&path, |f| std::io::Write::write_all(f, labels.as_bytes()))?;
     Ok(count)
 }
