@@ -14,6 +14,7 @@ pub mod packer;
 pub mod protocol;
 pub mod source;
 pub mod synth;
+pub mod view;
 
 pub use augment::{AugParams, AugmentConfig, ClipTransform};
 pub use clip::{read_clip, read_video, ClipSpec, Padding};
@@ -25,3 +26,4 @@ pub use pack::{Pack, PackWriter};
 pub use packer::{pack_dataset, PackOptions, PackReport};
 pub use protocol::{Fold, Split};
 pub use source::{FolderSource, VideoMeta, VideoSource};
+pub use view::{ClassMap, SourceView};

@@ -6,6 +6,7 @@ pub mod lock;
 pub mod metrics;
 pub mod pictures;
 pub mod pretrain;
+pub mod protocol;
 pub mod schedule;
 pub mod state;
 pub mod sweep;
