@@ -7,6 +7,7 @@ pub mod metrics;
 pub mod pictures;
 pub mod pretrain;
 pub mod protocol;
+pub mod report;
 pub mod schedule;
 pub mod state;
 pub mod sweep;
