@@ -12,6 +12,7 @@ mod parity;
 mod predict;
 mod pretrain;
 mod report;
+mod scoring_args;
 mod sweep;
 mod synth;
 mod train;

@@ -99,7 +99,7 @@ fn merge_row<const KW: usize>(row: &[f32], kw: usize, r: usize, first: bool, bes
         }
         let take = beats(v, *b) | 0u32.wrapping_sub(first as u32);
         *b = select_f32(take, v, *b);
-        *a = (r + zw * kw) as u32 + at & take | *a & !take;
+        *a = (((r + zw * kw) as u32 + at) & take) | (*a & !take);
     }
 }
 
