@@ -124,8 +124,8 @@ fn flags_a_mode_would_ignore_are_refused() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Finding 6 (--threads): resuming with another thread count than the run's says that results
-/// will no longer match an uninterrupted run.
+/// Finding 6 (--threads, --epochs): resuming with another thread count than the run's says that
+/// results will no longer match an uninterrupted run; --epochs cannot reopen a finished run.
 #[test]
 fn a_resume_with_another_thread_count_warns() {
     let dir = scratch("threads");
@@ -160,6 +160,10 @@ fn a_resume_with_another_thread_count_warns() {
         stderr.contains("trained with 1 CPU threads") && stderr.contains("--threads 1"),
         "{stderr}"
     );
+    // --epochs on a finished run would print its old result as if extended: refused.
+    let out = engine(&["train", "--resume", s(&run), "--epochs", "3", "--quiet"]);
+    let stderr = assert_clean_error(&out, "--resume --epochs 3 of a finished run");
+    assert!(stderr.contains("cannot extend a finished run"), "{stderr}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

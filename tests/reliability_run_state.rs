@@ -42,9 +42,9 @@ fn lines(path: &Path) -> Vec<String> {
         .collect()
 }
 
-/// Finding 1: every commit point of a whole run (config, split, best checkpoint, metrics line,
-/// pictures, resume state, test record) fails in turn, as a kill there would stop the run; each
-/// time `--resume` finishes the run with the same bits as the uninterrupted one.
+/// Finding 1: one run is stopped at every commit point in turn (config, split, best checkpoint,
+/// metrics line, pictures, resume state, test record), as a kill there would stop it, and
+/// resumed each time; it ends with the same bits as the uninterrupted run.
 #[test]
 fn a_failure_at_every_write_point_resumes_to_the_same_end() {
     let c = config();
@@ -55,22 +55,35 @@ fn a_failure_at_every_write_point_resumes_to_the_same_end() {
     assert!(a.finished && a.epochs_done == 2, "{a:?}");
     // config + split, then per epoch at least metrics, 2 pictures and the state, then test.json.
     assert!(points >= 2 + 2 * 4 + 1, "only {points} commit points");
-    for k in 0..points {
-        let dir = temp_dir(&format!("rel-cut{k}"));
-        fail_commit_after(Some(k));
-        let cut = train::run(&c, &options(&dir, false, None, Cpu), &never());
+
+    // Invocation after invocation, the failure moves one commit later; once the state has
+    // moved on, it starts again at the first commit after config and split, so each commit
+    // point of every epoch fails once (and the state commit of each epoch fails before it
+    // succeeds).
+    let dir = temp_dir("rel-cut");
+    let (mut nth, mut failures, mut done_before) = (0, 0, 0);
+    let end = loop {
+        fail_commit_after(Some(nth));
+        let r = train::run(&c, &options(&dir, failures > 0, None, Cpu), &never());
         fail_commit_after(None);
-        let err = cut.err().unwrap_or_else(|| panic!("commit point {k} did not fail"));
-        assert!(err.to_string().contains("injected failure"), "point {k}: {err}");
-        let resumed = train::run(&c, &options(&dir, true, None, Cpu), &never())
-            .unwrap_or_else(|e| panic!("resume after a failure at commit point {k}: {e}"));
-        assert!(resumed.finished && resumed.epochs_done == 2, "point {k}: {resumed:?}");
-        assert_same_end(&whole, &dir);
-        assert_eq!(a.test_acc.to_bits(), resumed.test_acc.to_bits(), "point {k}");
-        assert_eq!(lines(&dir.join("metrics.jsonl")).len(), 2, "point {k}");
-        let _ = std::fs::remove_dir_all(&dir);
+        match r {
+            Ok(summary) => break summary,
+            Err(e) => assert!(e.to_string().contains("injected failure"), "commit {nth}: {e}"),
+        }
+        failures += 1;
+        assert!(failures <= 4 * points, "the run never finished");
+        let done = train::state::read(&dir).map_or(0, |s| s.epochs_done + s.finished as usize);
+        nth = if done > done_before { 2 } else { nth + 1 };
+        done_before = done;
+    };
+    assert!(failures >= points, "{failures} failures for {points} commit points");
+    assert!(end.finished && end.epochs_done == 2, "{end:?}");
+    assert_same_end(&whole, &dir);
+    assert_eq!(a.test_acc.to_bits(), end.test_acc.to_bits());
+    assert_eq!(lines(&dir.join("metrics.jsonl")).len(), 2);
+    for d in [whole, dir] {
+        let _ = std::fs::remove_dir_all(d);
     }
-    let _ = std::fs::remove_dir_all(&whole);
 }
 
 /// Finding 2: a learning rate that makes the weights diverge stops the run at the first

@@ -63,12 +63,16 @@ pub fn run(args: &DemoArgs) -> Result<()> {
             "--steps, --batch and --accumulate must be at least 1",
         ));
     }
-    // A micro-batch's input clips alone, as f32 (the activations need several times more).
+    // What one micro-batch keeps until its backward pass, in f32 and in units of a clip's
+    // T·H·W: the input (3 channels), conv1 and its relu (4 + 4), pool1 (1), conv2 and its relu
+    // (2 + 2, after pool1's 4× fewer positions), pool2 and dropout (0.5 + 0.5); and as much again
+    // for their gradients. A lower bound (im2col scratch comes on top): refuse what cannot fit.
     let plane: usize = CLIP.iter().product();
+    const KEPT_PLANES_X2: usize = 2 * 17;
     crate::resources::ensure_fits(
         "demo",
         &format!("--batch {}", args.batch),
-        crate::resources::product(&[args.batch, 3, plane, 4]),
+        crate::resources::product(&[args.batch, KEPT_PLANES_X2, plane, 4]),
     )?;
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
     let mut li = LayerInit {

@@ -236,6 +236,20 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
             let mut c: TrainConfig = serde_json::from_str(&text).map_err(|e| Error::data(&path, e.to_string()))?;
             if let Some(e) = args.epochs {
+                // A run that ended (its last epoch, or an early stop) is not reopened: its
+                // schedule decided to stop, and the printed result would be the old one.
+                let saved = train::state::read(dir)?;
+                if saved.finished && e > saved.epochs_done {
+                    return Err(Error::argument(
+                        "train",
+                        format!(
+                            "{} has finished ({} epochs); --epochs {e} cannot extend a finished run: \
+                             start a new run with --epochs {e}",
+                            dir.display(),
+                            saved.epochs_done
+                        ),
+                    ));
+                }
                 c.epochs = e;
             }
             (c, dir.clone(), true)
