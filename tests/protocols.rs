@@ -204,3 +204,70 @@ fn a_class_missing_from_a_folds_training_set_is_an_error() {
     assert!(err.contains("split") && err.contains("kfold"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The pain stand-in (planned, and a tiny one written): BL1 neutral, PA3 weaker than PA4 after
+/// the onset, reactivity per subject; synth's output folder taken as --data with a class map.
+#[test]
+fn the_pain_stand_in_and_its_output_folder_as_data() {
+    use stsm_engine::data::synth::{generate, plan, reactivity, PainConfig, SynthConfig};
+    let cfg = SynthConfig::pain_biovid();
+    let p = cfg.pain.clone().unwrap();
+    let videos = plan(&cfg).unwrap();
+    assert_eq!(videos.len(), 3 * 144);
+    let subjects: std::collections::BTreeSet<&str> = videos.iter().map(|v| v.subject.as_str()).collect();
+    assert!(subjects.len() >= 40, "{} subjects", subjects.len());
+    let mut non_reactors = 0;
+    for s in 0..cfg.subjects {
+        let r = reactivity(&cfg, &p, s);
+        non_reactors += (r <= p.non_reactor_reactivity[1]) as usize;
+        assert!((0.0..=1.0).contains(&r));
+    }
+    assert!(non_reactors > 0 && non_reactors < cfg.subjects / 2, "{non_reactors}");
+    for v in &videos {
+        assert_eq!(v.frames, 64);
+        let peak = v.intensity.iter().copied().fold(0.0f32, f32::max);
+        let subject: usize = v.subject[1..].parse().unwrap();
+        let r = reactivity(&cfg, &p, subject);
+        match v.class.as_str() {
+            "BL1" => assert_eq!(peak, 0.0, "{}", v.id),
+            level => {
+                // The grimace starts after onset + minimum latency, and peaks at level × reactivity.
+                assert!(v.segment[0] >= p.onset + p.latency[0], "{}", v.id);
+                let want = if level == "PA3" { p.peak[0] } else { p.peak[1] } * r;
+                assert!((peak - want).abs() < 1e-6, "{}: {peak} vs {want}", v.id);
+                assert!(v.intensity[..v.segment[0]].iter().all(|&i| i == 0.0));
+            }
+        }
+    }
+
+    // A tiny UNBC-like draw on disk, as --data (its folder) under leave-one-subject-out.
+    let dir = temp_dir("proto-pain");
+    let tiny = SynthConfig {
+        subjects: 3,
+        test_subjects: 1,
+        size: 16,
+        min_frames: 10,
+        max_frames: 14,
+        stills_per_class: 1,
+        pain: Some(PainConfig {
+            class_videos: [4, 0, 3],
+            onset: 2,
+            latency: [0, 3],
+            grimace_frames: [3, 5],
+            ..PainConfig::unbc()
+        }),
+        ..SynthConfig::pain_unbc()
+    };
+    generate(&tiny, &dir, 1, false).unwrap();
+    let c = TrainConfig {
+        data: Some(dir.clone()),
+        protocol: "loso".into(),
+        class_map: Some("BL1=NoPain,PA4=Pain".into()),
+        ..TrainConfig::default()
+    };
+    let split = dataset::protocol_split(&c).unwrap();
+    let in_data: std::collections::BTreeSet<String> = plan(&tiny).unwrap().iter().map(|v| v.subject.clone()).collect();
+    assert_eq!(split.folds.len(), in_data.len());
+    assert!(split.folds.iter().all(|f| f.train.len() + f.held_out.len() == 7));
+    let _ = std::fs::remove_dir_all(&dir);
+}

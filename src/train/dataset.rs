@@ -296,9 +296,12 @@ fn mapped(source: Arc<dyn VideoSource>, c: &TrainConfig) -> Result<Arc<dyn Video
     }
 }
 
+/// Train source, test source, ground-truth sidecar.
+type Sources = (Arc<dyn VideoSource>, Arc<dyn VideoSource>, Option<PathBuf>);
+
 /// The run's train and test sources through its class map (one pooled source, twice, under a
 /// fold protocol), and the ground-truth sidecar if the data has one.
-fn sources(c: &TrainConfig, pooled: bool) -> Result<(Arc<dyn VideoSource>, Arc<dyn VideoSource>, Option<PathBuf>)> {
+fn sources(c: &TrainConfig, pooled: bool) -> Result<Sources> {
     let (packed, truth_file) = locate(c, pooled)?;
     let (train, test) = match packed {
         Packed::TrainTest(train, test) => (open_source(&train)?, open_source(&test)?),
@@ -378,7 +381,13 @@ pub fn load(c: &TrainConfig) -> Result<RunData> {
     }
     let mut truth = HashMap::new();
     if let Some(path) = truth_file {
-        for v in GroundTruth::load(&path)?.videos {
+        // Videos without an expressive segment (the pain stand-in's BL1) have nothing to hit:
+        // the on-segment and apex rates are over the others.
+        for v in GroundTruth::load(&path)?
+            .videos
+            .into_iter()
+            .filter(|v| v.segment[1] > v.segment[0])
+        {
             truth.insert(
                 v.id.clone(),
                 Truth {
