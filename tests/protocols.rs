@@ -240,6 +240,17 @@ fn the_pain_stand_in_and_its_output_folder_as_data() {
         }
     }
 
+    // The shipped configs hold exactly the stand-ins `synth --task pain|unbc` writes.
+    for (file, want, protocol) in [
+        ("configs/pain-biovid.toml", SynthConfig::pain_biovid(), "kfold:8"),
+        ("configs/pain-unbc.toml", SynthConfig::pain_unbc(), "loso"),
+    ] {
+        let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(file)).unwrap();
+        let c: TrainConfig = toml::from_str(&text).unwrap();
+        c.validate().unwrap();
+        assert_eq!((c.synth, c.protocol.as_str()), (want, protocol), "{file}");
+    }
+
     // A tiny UNBC-like draw on disk, as --data (its folder) under leave-one-subject-out.
     let dir = temp_dir("proto-pain");
     let tiny = SynthConfig {

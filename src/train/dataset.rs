@@ -176,6 +176,15 @@ fn sibling_pack(train: &Path, train_split: &str, test_split: &str) -> Result<Pat
 /// The synthetic benchmark of `cfg` under `cache/synth-<hash of cfg>`: generated and packed on
 /// first use, shared by every run with the same settings.
 fn synthetic(cache: &Path, cfg: &SynthConfig) -> Result<(PathBuf, PathBuf, PathBuf)> {
+    let frames = synthetic_frames(cache, cfg)?;
+    let dir = frames.parent().unwrap_or(cache).to_path_buf();
+    let train = ensure_pack(&frames.join("videos"), "train", &dir.join("train.stsmpack"))?;
+    let test = ensure_pack(&frames.join("videos"), "test", &dir.join("test.stsmpack"))?;
+    Ok((train, test, frames.join("ground_truth.json")))
+}
+
+/// The synthetic benchmark's output folder (frames, manifest, sidecar, stills), generated once.
+fn synthetic_frames(cache: &Path, cfg: &SynthConfig) -> Result<PathBuf> {
     let key = serde_json::to_string(cfg).map_err(|e| Error::argument("synth", e.to_string()))?;
     let dir = cache.join(format!("synth-{:08x}", crate::nn::closed_form::name_hash(&key)));
     let frames = dir.join("frames");
@@ -189,16 +198,12 @@ fn synthetic(cache: &Path, cfg: &SynthConfig) -> Result<(PathBuf, PathBuf, PathB
         generate(cfg, &frames, rayon::current_num_threads(), true)?;
         write_atomically(&done, |_| Ok(()))?;
     }
-    let train = ensure_pack(&frames.join("videos"), "train", &dir.join("train.stsmpack"))?;
-    let test = ensure_pack(&frames.join("videos"), "test", &dir.join("test.stsmpack"))?;
-    Ok((train, test, frames.join("ground_truth.json")))
+    Ok(frames)
 }
 
 /// The still-image set (labels.csv) of the synthetic benchmark of `c`, generating it if needed.
 pub fn synthetic_stills(c: &TrainConfig) -> Result<PathBuf> {
-    let (train, _, truth) = synthetic(&c.synth_cache, &c.synth)?;
-    let frames = truth.parent().unwrap_or(&train).to_path_buf();
-    Ok(frames.join("stills"))
+    Ok(synthetic_frames(&c.synth_cache, &c.synth)?.join("stills"))
 }
 
 fn open_source(path: &Path) -> Result<Arc<dyn VideoSource>> {
@@ -254,9 +259,11 @@ fn locate(c: &TrainConfig, pooled: bool) -> Result<(Packed, Option<PathBuf>)> {
     Ok(match c.data.as_deref() {
         None if pooled => {
             // Subjects come from the benchmark's manifest.
-            let (_, _, truth) = synthetic(&c.synth_cache, &c.synth)?;
-            let frames = truth.parent().unwrap_or(Path::new(".")).to_path_buf();
-            (from_manifest(&frames.join("manifest.csv"))?, Some(truth))
+            let frames = synthetic_frames(&c.synth_cache, &c.synth)?;
+            (
+                from_manifest(&frames.join("manifest.csv"))?,
+                Some(frames.join("ground_truth.json")),
+            )
         }
         None => {
             let (train, test, truth) = synthetic(&c.synth_cache, &c.synth)?;
