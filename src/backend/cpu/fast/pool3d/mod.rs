@@ -19,8 +19,7 @@ use crate::backend::cpu::reference::CpuReference;
 use crate::backend::PoolOps;
 use crate::error::Result;
 use crate::tensor::geometry::Pool3dGeometry;
-use crate::tensor::DType;
-use crate::tensor::Tensor;
+use crate::tensor::{DType, Tensor};
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
