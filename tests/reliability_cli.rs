@@ -246,6 +246,9 @@ fn ctrl_c_exits_130_with_the_resume_hint() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A change to a checkpoint's tensors or metadata before it is saved.
+type MetaEdit = Box<dyn FnOnce(&mut Vec<(String, Tensor)>, &mut CheckpointMeta)>;
+
 /// Finding 11: checkpoint metadata that disagrees with the tensors (class names, channel counts,
 /// clip size) is an error before anything is allocated, never a panic or a huge allocation.
 #[test]
@@ -253,11 +256,7 @@ fn checkpoint_metadata_is_checked_against_its_tensors() {
     let dir = scratch("meta");
     let video = dir.join("video");
     write_video(&video, 16, 32, 4);
-    let cases: [(
-        &str,
-        Box<dyn FnOnce(&mut Vec<(String, Tensor)>, &mut CheckpointMeta)>,
-        &str,
-    ); 3] = [
+    let cases: [(&str, MetaEdit, &str); 3] = [
         (
             "names.safetensors",
             // Three outputs, two names, and the third class certain to win.

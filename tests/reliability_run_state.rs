@@ -54,7 +54,8 @@ fn a_failure_at_every_write_point_resumes_to_the_same_end() {
     let points = commits_so_far() - before;
     assert!(a.finished && a.epochs_done == 2, "{a:?}");
     // config + split, then per epoch at least metrics, 2 pictures and the state, then test.json.
-    assert!(points >= 2 + 2 * 4 + 1, "only {points} commit points");
+    let at_least = 2 + 2 * 4 + 1;
+    assert!(points >= at_least, "only {points} commit points");
 
     // Invocation after invocation, the failure moves one commit later; once the state has
     // moved on, it starts again at the first commit after config and split, so each commit
