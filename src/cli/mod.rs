@@ -11,6 +11,7 @@ mod pack;
 mod parity;
 mod predict;
 mod pretrain;
+mod report;
 mod scoring_args;
 mod sweep;
 mod synth;
@@ -61,6 +62,9 @@ enum Command {
     Train(train::TrainArgs),
     /// Run the γ × sampler × seed grid (resumable) and print the paper's Table 1 layout.
     Sweep(sweep::SweepArgs),
+    /// Render the paper's tables (markdown) from a sweep, protocol run or grid of them; partial
+    /// directories count their finished runs only.
+    Report(report::ReportArgs),
     /// Write the synthetic FER benchmark (frame folders, manifest, ground truth, stills).
     Synth(synth::SynthArgs),
     /// Decode a frame-folder dataset once into a packed, memory-mapped file.
@@ -83,6 +87,7 @@ pub fn run() -> Result<()> {
         Command::Parity(args) => parity::run(&args),
         Command::Predict(args) => predict::run(&args),
         Command::Pretrain(args) => pretrain::run(&args),
+        Command::Report(args) => report::run(&args),
         Command::Sweep(args) => sweep::run(&args),
         Command::Synth(args) => synth::run(&args),
         Command::Train(args) => train::run(&args),

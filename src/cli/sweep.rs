@@ -28,6 +28,16 @@ pub struct SweepArgs {
     /// Base settings of every run (TOML, as `train --config`); the grid varies sampler, γ, seed.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Evaluation protocol of every run (as `train --protocol`): holdout, kfold:K or loso; a fold
+    /// protocol makes the fold one more axis of the grid (RUN/fold-NN/).
+    #[arg(long)]
+    protocol: Option<String>,
+    /// Classes kept, renamed and merged (as `train --class-map`).
+    #[arg(long)]
+    class_map: Option<String>,
+    /// Data of every run (as `train --data`; overrides the config).
+    #[arg(long)]
+    data: Option<PathBuf>,
     /// Maximum epochs per run (overrides the config).
     #[arg(long)]
     epochs: Option<usize>,
@@ -53,6 +63,15 @@ pub fn run(args: &SweepArgs) -> Result<()> {
     if let Some(e) = args.epochs {
         base.epochs = e;
     }
+    if let Some(p) = &args.protocol {
+        base.protocol = crate::data::protocol::Protocol::parse(p)?.to_string();
+    }
+    if args.class_map.is_some() {
+        base.class_map = args.class_map.clone();
+    }
+    if args.data.is_some() {
+        base.data = args.data.clone();
+    }
     base.validate()?;
     if args.seeds == 0 || args.gamma.is_empty() || args.sampler.is_empty() {
         return Err(Error::argument(
@@ -60,12 +79,35 @@ pub fn run(args: &SweepArgs) -> Result<()> {
             "--seeds, --gamma and --sampler must not be empty",
         ));
     }
-    let cells = sweep::cells(&args.out, &args.sampler, &args.gamma, args.seeds);
     if !args.table_only {
+        let folds = if base.protocol == "holdout" {
+            None
+        } else {
+            let split = crate::train::dataset::protocol_split(&base)?;
+            std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
+            Some(split)
+        };
+        let cells = sweep::cells(
+            &args.out,
+            &args.sampler,
+            &args.gamma,
+            args.seeds,
+            folds.as_ref().map(|s| s.folds.len()),
+        );
+        if let Some(split) = &folds {
+            // Every run directory records its folds (report counts the unfinished ones).
+            let runs: std::collections::BTreeSet<PathBuf> =
+                cells.iter().filter_map(|c| c.dir.parent().map(PathBuf::from)).collect();
+            for run in runs {
+                std::fs::create_dir_all(&run).map_err(|e| Error::io(&run, e))?;
+                split.save(&run.join("protocol-split.json"))?;
+            }
+        }
         let device = args.device.resolve();
         sweep::run(&base, &cells, args.reinforce_lr, device, &AtomicBool::new(false))?;
     }
-    let table = sweep::table(&cells)?;
+    // The sweep's table is the report's (one implementation), kept as table.md too.
+    let table = crate::train::report::write(&args.out)?;
     crate::fsutil::write_atomically(&args.out.join("table.md"), |f| {
         std::io::Write::write_all(f, table.as_bytes())
     })?;

@@ -41,6 +41,24 @@ pub struct TrainArgs {
     /// pack beside it: train.stsmpack -> test.stsmpack). Default: the synthetic benchmark.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// Evaluation protocol: holdout (the data's train/test splits), kfold:K (subject-independent
+    /// K-fold over all splits pooled) or loso (leave one subject out). A fold protocol trains one
+    /// run directory per fold under --out (fold-00/, ...), skips finished folds, resumes an
+    /// interrupted one, and writes summary.json / summary.md. Subjects come from a manifest or a
+    /// pack made from one.
+    #[arg(long)]
+    protocol: Option<String>,
+    /// With a fold protocol: train and test only this fold (0-based), e.g. one per machine.
+    #[arg(long)]
+    fold: Option<usize>,
+    /// Seed dealing subjects to k-fold folds (default 0; independent of --seed so that runs with
+    /// different seeds share their folds).
+    #[arg(long)]
+    protocol_seed: Option<u64>,
+    /// Classes kept, renamed and merged, e.g. BL1=NoPain,PA4=Pain or BL1=NoPain,PA3=Pain,PA4=Pain;
+    /// unlisted classes are dropped.
+    #[arg(long)]
+    class_map: Option<String>,
     /// Model: tiny-c3d, tiny-vgg3d, c3d or vgg3d.
     #[arg(long)]
     model: Option<String>,
@@ -87,6 +105,7 @@ pub struct TrainArgs {
     #[arg(long, conflicts_with_all = [
         "config", "preset", "data", "model", "sampler", "gamma", "out", "batch", "accumulate",
         "lr_head", "lr_backbone", "seed", "init", "reinit", "no_pretrain", "pool_gamma", "reinforce_lr",
+        "protocol", "fold", "protocol_seed", "class_map",
     ])]
     resume: Option<PathBuf>,
     /// Where the model, its gradients and the momentum buffers live and every training step,
@@ -170,6 +189,22 @@ fn resolve(args: &TrainArgs) -> Result<TrainConfig> {
     if args.pool_gamma.is_some() {
         c.pool_gamma = args.pool_gamma;
     }
+    if let Some(p) = &args.protocol {
+        c.protocol = crate::data::protocol::Protocol::parse(p)?.to_string();
+    }
+    if let Some(s) = args.protocol_seed {
+        c.protocol_seed = s;
+    }
+    if args.class_map.is_some() {
+        c.class_map = args.class_map.clone();
+    }
+    let holdout = c.protocol == "holdout";
+    if holdout && (args.fold.is_some() || args.protocol_seed.is_some()) {
+        return Err(Error::argument(
+            "train",
+            "--fold and --protocol-seed apply to a fold protocol only (--protocol kfold:K or loso)",
+        ));
+    }
     if args.init.is_some() {
         c.init = args.init.clone();
         c.reinit = args.reinit.clone();
@@ -187,7 +222,11 @@ fn default_out(c: &TrainConfig) -> PathBuf {
         SamplerKind::Softmax { gamma } => format!("softmax-g{gamma}"),
         SamplerKind::Reinforce { gamma, .. } => format!("reinforce-g{gamma}"),
     };
-    PathBuf::from(format!("runs/{}-{sampler}-s{}", c.model, c.seed))
+    let protocol = match c.protocol.as_str() {
+        "holdout" => String::new(),
+        p => format!("-{}", p.replace(':', "")),
+    };
+    PathBuf::from(format!("runs/{}-{sampler}-s{}{protocol}", c.model, c.seed))
 }
 
 pub fn run(args: &TrainArgs) -> Result<()> {
@@ -233,6 +272,30 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         );
     });
     let device = args.device.resolve();
+    if !resume && config.protocol != "holdout" {
+        println!(
+            "protocol run: {} ({}, model {}, sampler {:?}, pooling γ {}, on {device})",
+            out.display(),
+            config.protocol,
+            config.model,
+            config.sampler,
+            config.pooling_gamma()
+        );
+        let opts = crate::train::protocol::ProtocolOptions {
+            out,
+            only_fold: args.fold,
+            progress: !args.quiet,
+            device,
+            interrupt_after_batches: None,
+        };
+        if !crate::train::protocol::run(&config, &opts, &interrupt)? {
+            use std::io::Write;
+            println!("interrupted; run the same command again to continue (finished folds are kept)");
+            let _ = std::io::stdout().flush();
+            std::process::exit(130);
+        }
+        return Ok(());
+    }
     println!(
         "run: {} (model {}, sampler {:?}, pooling γ {}, on {device})",
         out.display(),

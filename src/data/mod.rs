@@ -15,6 +15,7 @@ pub mod protocol;
 pub mod source;
 pub mod synth;
 pub mod video_file;
+pub mod view;
 
 pub use augment::{AugParams, AugmentConfig, ClipTransform};
 pub use clip::{read_clip, read_video, ClipSpec, Padding};
@@ -26,3 +27,4 @@ pub use pack::{Pack, PackWriter};
 pub use packer::{pack_dataset, PackOptions, PackReport};
 pub use protocol::{Fold, Split};
 pub use source::{FolderSource, VideoMeta, VideoSource};
+pub use view::{ClassMap, SourceView};

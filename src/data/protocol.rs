@@ -99,7 +99,12 @@ fn by_subject(videos: &[VideoMeta]) -> Result<Vec<(String, Vec<String>)>> {
         let s = v.subject.as_ref().ok_or_else(|| {
             Error::argument(
                 "protocol",
-                format!("video `{}` has no subject (use a CSV manifest)", v.id),
+                format!(
+                    "video `{}` has no subject; subject-independent protocols need one per video: \
+                     give --data a manifest CSV `path,label,subject[,split]` (its subject column), \
+                     or a pack made from one (`stsm-engine pack` of a manifest)",
+                    v.id
+                ),
             )
         })?;
         map.entry(s.clone()).or_default().push(v.id.clone());
@@ -173,4 +178,138 @@ pub fn leave_one_subject_out(videos: &[VideoMeta]) -> Result<Split> {
         seed: 0,
         folds,
     })
+}
+
+/// How a run's videos are split into training and test: the data's own train/test splits
+/// (`holdout`), subject-independent k-fold over every split's videos pooled (`kfold:K`), or
+/// leave-one-subject-out (`loso`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
+    Holdout,
+    KFold(usize),
+    Loso,
+}
+
+impl Protocol {
+    pub fn parse(text: &str) -> Result<Protocol> {
+        let bad = || {
+            Error::argument(
+                "--protocol",
+                format!("`{text}` is not a protocol; use holdout, kfold:K (K >= 2, e.g. kfold:8) or loso"),
+            )
+        };
+        match text.trim() {
+            "holdout" => Ok(Protocol::Holdout),
+            "loso" => Ok(Protocol::Loso),
+            other => {
+                let k = other.strip_prefix("kfold:").ok_or_else(bad)?;
+                match k.parse::<usize>() {
+                    Ok(k) if k >= 2 => Ok(Protocol::KFold(k)),
+                    _ => Err(bad()),
+                }
+            }
+        }
+    }
+
+    /// The folds of `videos` (which must all name their subject); `seed` deals subjects to k-fold
+    /// folds. Holdout has no folds here (the data's splits are used).
+    pub fn split(&self, videos: &[VideoMeta], seed: u64) -> Result<Split> {
+        match *self {
+            Protocol::Holdout => Err(Error::argument(
+                "--protocol",
+                "holdout uses the data's own train/test splits, not folds",
+            )),
+            Protocol::KFold(k) => subject_kfold(videos, k, seed),
+            Protocol::Loso => leave_one_subject_out(videos),
+        }
+    }
+}
+
+impl std::fmt::Display for Protocol {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Protocol::Holdout => write!(f, "holdout"),
+            Protocol::KFold(k) => write!(f, "kfold:{k}"),
+            Protocol::Loso => write!(f, "loso"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn video(id: &str, label: usize, subject: &str) -> VideoMeta {
+        VideoMeta {
+            id: id.into(),
+            label,
+            subject: Some(subject.into()),
+            split: None,
+            frames: 8,
+            width: 4,
+            height: 4,
+        }
+    }
+
+    /// 7 subjects with 1 to 4 videos each, two classes.
+    fn videos() -> Vec<VideoMeta> {
+        let mut out = Vec::new();
+        for s in 0..7 {
+            for k in 0..(1 + s % 4) {
+                out.push(video(&format!("v{s}-{k}"), k % 2, &format!("p{s}")));
+            }
+        }
+        out
+    }
+
+    fn subjects_of(ids: &[String], all: &[VideoMeta]) -> std::collections::BTreeSet<String> {
+        ids.iter()
+            .map(|id| all.iter().find(|v| &v.id == id).unwrap().subject.clone().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn no_subject_is_on_both_sides_and_every_video_is_tested_once() {
+        let all = videos();
+        for protocol in [
+            Protocol::KFold(2),
+            Protocol::KFold(3),
+            Protocol::KFold(7),
+            Protocol::Loso,
+        ] {
+            for seed in 0..4 {
+                let split = protocol.split(&all, seed).unwrap();
+                let mut tested: Vec<String> = Vec::new();
+                for fold in &split.folds {
+                    let train = subjects_of(&fold.train, &all);
+                    let test = subjects_of(&fold.held_out, &all);
+                    assert!(train.is_disjoint(&test), "{protocol} seed {seed} {}", fold.name);
+                    assert_eq!(fold.train.len() + fold.held_out.len(), all.len());
+                    tested.extend(fold.held_out.iter().cloned());
+                }
+                tested.sort();
+                let mut ids: Vec<String> = all.iter().map(|v| v.id.clone()).collect();
+                ids.sort();
+                assert_eq!(tested, ids, "{protocol}: each video is tested exactly once");
+            }
+        }
+        assert_eq!(Protocol::Loso.split(&all, 0).unwrap().folds.len(), 7);
+    }
+
+    #[test]
+    fn protocol_strings_and_their_errors() {
+        assert_eq!(Protocol::parse("kfold:8").unwrap(), Protocol::KFold(8));
+        assert_eq!(Protocol::parse("loso").unwrap(), Protocol::Loso);
+        assert_eq!(Protocol::parse("holdout").unwrap(), Protocol::Holdout);
+        for bad in ["kfold", "kfold:1", "kfold:x", "8-fold", ""] {
+            let err = Protocol::parse(bad).unwrap_err().to_string();
+            assert!(err.contains("kfold:K"), "{bad}: {err}");
+        }
+        let err = Protocol::KFold(8).split(&videos(), 0).unwrap_err().to_string();
+        assert!(err.contains("k = 8") && err.contains("7 subjects"), "{err}");
+        let mut anonymous = videos();
+        anonymous[2].subject = None;
+        let err = Protocol::Loso.split(&anonymous, 0).unwrap_err().to_string();
+        assert!(err.contains("no subject") && err.contains("manifest"), "{err}");
+    }
 }

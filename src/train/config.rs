@@ -18,6 +18,15 @@ pub struct TrainConfig {
     pub data: Option<PathBuf>,
     pub train_split: String,
     pub test_split: String,
+    /// `holdout` (the data's train/test splits), `kfold:K` or `loso` (subject-independent folds
+    /// over every split's videos pooled; see docs/protocols.md).
+    pub protocol: String,
+    /// Under a fold protocol, the fold this run trains and tests (set per fold run directory).
+    pub fold: Option<usize>,
+    /// Deals subjects to k-fold folds; fixed across training seeds so paired runs share folds.
+    pub protocol_seed: u64,
+    /// `FROM=TO,...`: classes kept (renamed, merged); the others dropped.
+    pub class_map: Option<String>,
     pub synth_cache: PathBuf,
     /// The synthetic benchmark used when `data` is None (generated once per distinct setting).
     pub synth: SynthConfig,
@@ -104,6 +113,10 @@ impl Default for TrainConfig {
             data: None,
             train_split: "train".into(),
             test_split: "test".into(),
+            protocol: "holdout".into(),
+            fold: None,
+            protocol_seed: 0,
+            class_map: None,
             synth_cache: PathBuf::from("runs/.synth"),
             synth: TrainConfig::default_synth(),
             model: "tiny-vgg3d".into(),
@@ -227,6 +240,10 @@ impl TrainConfig {
             if !(v.is_finite() && v >= 0.0) {
                 return bad(name, format!("{v} must be finite and non-negative"));
             }
+        }
+        crate::data::protocol::Protocol::parse(&self.protocol)?;
+        if let Some(map) = &self.class_map {
+            crate::data::ClassMap::parse(map)?;
         }
         crate::infer::pooling::check_gamma("--gamma", self.sampling_gamma())?;
         crate::infer::pooling::Pooling::from_gamma(self.pooling_gamma())

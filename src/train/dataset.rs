@@ -7,10 +7,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::config::TrainConfig;
+use crate::data::manifest::load_manifest;
 use crate::data::packer::{pack_dataset, PackOptions};
-use crate::data::protocol::{stratified_holdout, Split};
+use crate::data::protocol::{stratified_holdout, Protocol, Split};
 use crate::data::synth::{generate, GroundTruth, SynthConfig};
-use crate::data::{discover_split, Discovery, Interp, Pack, VideoSource};
+use crate::data::{discover_split, ClassMap, Discovery, Interp, Pack, SourceView, VideoMeta, VideoSource};
 use crate::error::{Error, Result};
 use crate::fsutil::write_atomically;
 use serde::{Deserialize, Serialize};
@@ -28,6 +29,9 @@ pub struct RunData {
     /// Indices into `train`'s videos.
     pub train_videos: Vec<usize>,
     pub val_videos: Vec<usize>,
+    /// Indices into `test`'s videos: the whole test split, or the fold's test subjects.
+    pub test_videos: Vec<usize>,
+    /// The hold-out of validation videos (default protocol), or the protocol's folds.
     pub split: Split,
     /// Ground truth by video id (synthetic benchmark only).
     pub truth: HashMap<String, Truth>,
@@ -52,6 +56,10 @@ fn source_key(root: &Path, discovery: &Discovery) -> Result<String> {
     listing.push_str(&discovery.classes.join("\u{1f}"));
     for v in &discovery.videos {
         listing.push_str(&format!("\n{}\u{1f}{}", v.id, v.label));
+        // Subjects and splits decide protocol folds: a manifest that changes them changes the key.
+        if v.subject.is_some() || v.split.is_some() {
+            listing.push_str(&format!("\u{1f}{:?}\u{1f}{:?}", v.subject, v.split));
+        }
         for f in v.files() {
             let meta = std::fs::metadata(f).map_err(|e| Error::io(f, e))?;
             let mtime = meta
@@ -86,6 +94,12 @@ fn print_warnings(warnings: &[String]) {
 /// shown every time.
 fn ensure_pack(root: &Path, split: &str, out: &Path) -> Result<PathBuf> {
     let discovery = discover_split(root, split, None)?;
+    ensure_pack_of(discovery, root, &root.join(split), out)
+}
+
+/// Packs `discovery` (videos whose frame paths lie under `root`; `what` names them in messages)
+/// into `out` unless `out` already packs exactly those files.
+fn ensure_pack_of(discovery: Discovery, root: &Path, what: &Path, out: &Path) -> Result<PathBuf> {
     let record_path = PathBuf::from(format!("{}.source.json", out.display()));
     let key = source_key(root, &discovery)?;
     let recorded: Option<CacheSource> = std::fs::read(&record_path)
@@ -99,7 +113,7 @@ fn ensure_pack(root: &Path, split: &str, out: &Path) -> Result<PathBuf> {
         eprintln!(
             "data cache {} does not match the files under {} any more ({}); rebuilding it",
             out.display(),
-            root.join(split).display(),
+            what.display(),
             match &recorded {
                 Some(r) => format!(
                     "it holds {} videos / {} frames, the folder now {} / {}",
@@ -163,6 +177,15 @@ fn sibling_pack(train: &Path, train_split: &str, test_split: &str) -> Result<Pat
 /// The synthetic benchmark of `cfg` under `cache/synth-<hash of cfg>`: generated and packed on
 /// first use, shared by every run with the same settings.
 fn synthetic(cache: &Path, cfg: &SynthConfig) -> Result<(PathBuf, PathBuf, PathBuf)> {
+    let frames = synthetic_frames(cache, cfg)?;
+    let dir = frames.parent().unwrap_or(cache).to_path_buf();
+    let train = ensure_pack(&frames.join("videos"), "train", &dir.join("train.stsmpack"))?;
+    let test = ensure_pack(&frames.join("videos"), "test", &dir.join("test.stsmpack"))?;
+    Ok((train, test, frames.join("ground_truth.json")))
+}
+
+/// The synthetic benchmark's output folder (frames, manifest, sidecar, stills), generated once.
+fn synthetic_frames(cache: &Path, cfg: &SynthConfig) -> Result<PathBuf> {
     let key = serde_json::to_string(cfg).map_err(|e| Error::argument("synth", e.to_string()))?;
     let dir = cache.join(format!("synth-{:08x}", crate::nn::closed_form::name_hash(&key)));
     let frames = dir.join("frames");
@@ -176,49 +199,125 @@ fn synthetic(cache: &Path, cfg: &SynthConfig) -> Result<(PathBuf, PathBuf, PathB
         generate(cfg, &frames, rayon::current_num_threads(), true)?;
         write_atomically(&done, |_| Ok(()))?;
     }
-    let train = ensure_pack(&frames.join("videos"), "train", &dir.join("train.stsmpack"))?;
-    let test = ensure_pack(&frames.join("videos"), "test", &dir.join("test.stsmpack"))?;
-    Ok((train, test, frames.join("ground_truth.json")))
+    Ok(frames)
 }
 
 /// The still-image set (labels.csv) of the synthetic benchmark of `c`, generating it if needed.
 pub fn synthetic_stills(c: &TrainConfig) -> Result<PathBuf> {
-    let (train, _, truth) = synthetic(&c.synth_cache, &c.synth)?;
-    let frames = truth.parent().unwrap_or(&train).to_path_buf();
-    Ok(frames.join("stills"))
+    Ok(synthetic_frames(&c.synth_cache, &c.synth)?.join("stills"))
 }
 
 fn open_source(path: &Path) -> Result<Arc<dyn VideoSource>> {
     Ok(Arc::new(Pack::open(path)?))
 }
 
-/// Resolves the run's data into train and test sources and a stratified validation hold-out.
-pub fn load(c: &TrainConfig) -> Result<RunData> {
+/// The packs of a run's data before any protocol: the data's train and test splits, or (a
+/// manifest under a subject-independent protocol) every row in one pack.
+enum Packed {
+    TrainTest(PathBuf, PathBuf),
+    All(PathBuf),
+}
+
+/// The pack (cached beside the manifest) of the manifest's rows of `split` (all rows: None).
+fn manifest_pack(manifest: &Path, split: Option<&str>) -> Result<PathBuf> {
+    let discovery = load_manifest(manifest, None, split)?;
+    if discovery.videos.is_empty() {
+        return Err(Error::data(
+            manifest,
+            match split {
+                Some(s) => format!(
+                    "no rows of split `{s}`: the default protocol (holdout) needs a split column with `train` \
+                     and `test` rows; without one use --protocol kfold:K or loso"
+                ),
+                None => "has no videos".to_string(),
+            },
+        ));
+    }
+    let dir = manifest.parent().unwrap_or(Path::new("."));
+    let stem = manifest
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "manifest".into());
+    let out = dir.join(format!(".{stem}.{}.stsmpack", split.unwrap_or("all")));
+    ensure_pack_of(discovery, dir, manifest, &out)
+}
+
+/// Where `c.data` is and what it is: (packs, ground-truth sidecar). `--data` may be a pack, a
+/// manifest CSV, a folder with a `manifest.csv` (synth's output folder), or a frame-folder root.
+fn locate(c: &TrainConfig, pooled: bool) -> Result<(Packed, Option<PathBuf>)> {
     let (train_split, test_split) = (c.train_split.as_str(), c.test_split.as_str());
-    let (train, test, truth_file) = match c.data.as_deref() {
+    let from_manifest = |m: &Path| -> Result<Packed> {
+        Ok(if pooled {
+            Packed::All(manifest_pack(m, None)?)
+        } else {
+            Packed::TrainTest(
+                manifest_pack(m, Some(train_split))?,
+                manifest_pack(m, Some(test_split))?,
+            )
+        })
+    };
+    let sidecar = |dir: Option<&Path>| dir.map(|d| d.join("ground_truth.json")).filter(|t| t.exists());
+    Ok(match c.data.as_deref() {
+        None if pooled => {
+            // Subjects come from the benchmark's manifest.
+            let frames = synthetic_frames(&c.synth_cache, &c.synth)?;
+            (
+                from_manifest(&frames.join("manifest.csv"))?,
+                Some(frames.join("ground_truth.json")),
+            )
+        }
         None => {
             let (train, test, truth) = synthetic(&c.synth_cache, &c.synth)?;
-            (open_source(&train)?, open_source(&test)?, Some(truth))
+            (Packed::TrainTest(train, test), Some(truth))
+        }
+        Some(p) if p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")) => {
+            (from_manifest(p)?, sidecar(p.parent()))
         }
         Some(p) if p.is_file() => {
             let test = sibling_pack(p, train_split, test_split)?;
-            let truth = p.parent().map(|d| d.join("ground_truth.json")).filter(|t| t.exists());
-            (open_source(p)?, open_source(&test)?, truth)
+            (Packed::TrainTest(p.to_path_buf(), test), sidecar(p.parent()))
+        }
+        Some(p) if p.is_dir() && p.join("manifest.csv").is_file() => {
+            (from_manifest(&p.join("manifest.csv"))?, sidecar(Some(p)))
         }
         Some(p) if p.is_dir() => {
             // A root of frame folders and/or video files: pack each split beside the data once
             // (decoding is the slow part).
             let train = ensure_pack(p, train_split, &p.join(format!(".{train_split}.stsmpack")))?;
             let test = ensure_pack(p, test_split, &p.join(format!(".{test_split}.stsmpack")))?;
-            let truth = p.parent().map(|d| d.join("ground_truth.json")).filter(|t| t.exists());
-            (open_source(&train)?, open_source(&test)?, truth)
+            (Packed::TrainTest(train, test), sidecar(p.parent()))
         }
         Some(p) => {
             return Err(Error::data(
                 p,
                 "not found; expected a dataset root (ROOT/<split>/<Class>/<video>/ frame folders or \
-                 <video>.mp4|avi|mkv|webm|mov files) or a train pack",
+                 <video>.mp4|avi|mkv|webm|mov files), synth's output folder (with manifest.csv), a \
+                 manifest CSV (path,label,subject[,split]) or a train pack",
             ));
+        }
+    })
+}
+
+/// `source` through the run's class map, if it has one.
+fn mapped(source: Arc<dyn VideoSource>, c: &TrainConfig) -> Result<Arc<dyn VideoSource>> {
+    match &c.class_map {
+        None => Ok(source),
+        Some(text) => Ok(Arc::new(SourceView::mapped(source, &ClassMap::parse(text)?)?)),
+    }
+}
+
+/// Train source, test source, ground-truth sidecar.
+type Sources = (Arc<dyn VideoSource>, Arc<dyn VideoSource>, Option<PathBuf>);
+
+/// The run's train and test sources through its class map (one pooled source, twice, under a
+/// fold protocol), and the ground-truth sidecar if the data has one.
+fn sources(c: &TrainConfig, pooled: bool) -> Result<Sources> {
+    let (packed, truth_file) = locate(c, pooled)?;
+    let (train, test) = match packed {
+        Packed::TrainTest(train, test) => (open_source(&train)?, open_source(&test)?),
+        Packed::All(all) => {
+            let all = open_source(&all)?;
+            (Arc::clone(&all), all)
         }
     };
     if train.classes() != test.classes() {
@@ -231,9 +330,49 @@ pub fn load(c: &TrainConfig) -> Result<RunData> {
             ),
         ));
     }
-    refuse_degenerate_classes(train.as_ref(), test.as_ref(), c)?;
-    let split = stratified_holdout(train.videos(), c.val_fraction, c.seed)?;
-    let (train_videos, val_videos) = split.indices(0, train.videos())?;
+    let (train, test) = if pooled {
+        let all: Arc<dyn VideoSource> = if Arc::ptr_eq(&train, &test) {
+            train
+        } else {
+            Arc::new(SourceView::pooled(vec![train, test])?)
+        };
+        let all = mapped(all, c)?;
+        (Arc::clone(&all), all)
+    } else {
+        (mapped(train, c)?, mapped(test, c)?)
+    };
+    Ok((train, test, truth_file))
+}
+
+/// The folds of the run's protocol (an error for holdout, which has none).
+pub fn protocol_split(c: &TrainConfig) -> Result<Split> {
+    let protocol = Protocol::parse(&c.protocol)?;
+    let (all, _, _) = sources(c, protocol != Protocol::Holdout)?;
+    protocol.split(all.videos(), c.protocol_seed)
+}
+
+/// Resolves the run's data into train and test sources and a stratified validation hold-out;
+/// under a subject-independent protocol, into fold `c.fold` of every split's videos pooled, the
+/// validation hold-out drawn from that fold's training subjects only.
+pub fn load(c: &TrainConfig) -> Result<RunData> {
+    let protocol = Protocol::parse(&c.protocol)?;
+    let pooled = protocol != Protocol::Holdout;
+    let (train, test, truth_file) = sources(c, pooled)?;
+    let (train_pool, test_videos, split) = if pooled {
+        fold_of(protocol, train.as_ref(), c)?
+    } else {
+        refuse_degenerate_classes(train.as_ref(), test.as_ref(), c)?;
+        let split = stratified_holdout(train.videos(), c.val_fraction, c.seed)?;
+        (
+            (0..train.videos().len()).collect(),
+            (0..test.videos().len()).collect(),
+            split,
+        )
+    };
+    // The validation hold-out, per class, from the training videos only.
+    let pool_meta: Vec<VideoMeta> = train_pool.iter().map(|&v| train.videos()[v].clone()).collect();
+    let holdout = stratified_holdout(&pool_meta, c.val_fraction, c.seed)?;
+    let (train_videos, val_videos) = holdout.indices(0, train.videos())?;
     // val_fraction 0 asks for no validation; any other value must leave some.
     if (val_videos.is_empty() && c.val_fraction > 0.0) || train_videos.is_empty() {
         return Err(Error::argument(
@@ -243,7 +382,7 @@ pub fn load(c: &TrainConfig) -> Result<RunData> {
                  validation and {} for training; both need videos: set val_fraction in the --config \
                  file so that each class keeps one (or 0 to train without validation, the last epoch \
                  then being the best), or add training videos",
-                train.videos().len(),
+                train_pool.len(),
                 c.val_fraction,
                 val_videos.len(),
                 train_videos.len()
@@ -252,7 +391,13 @@ pub fn load(c: &TrainConfig) -> Result<RunData> {
     }
     let mut truth = HashMap::new();
     if let Some(path) = truth_file {
-        for v in GroundTruth::load(&path)?.videos {
+        // Videos without an expressive segment (the pain stand-in's BL1) have nothing to hit:
+        // the on-segment and apex rates are over the others.
+        for v in GroundTruth::load(&path)?
+            .videos
+            .into_iter()
+            .filter(|v| v.segment[1] > v.segment[0])
+        {
             truth.insert(
                 v.id.clone(),
                 Truth {
@@ -268,10 +413,62 @@ pub fn load(c: &TrainConfig) -> Result<RunData> {
         test,
         train_videos,
         val_videos,
-        split,
+        test_videos,
+        split: if pooled { split } else { holdout },
         truth,
         classes,
     })
+}
+
+/// Fold `c.fold` of `protocol` over `all`: (training videos, test videos, the whole split).
+/// Every class needs training videos in the fold.
+fn fold_of(protocol: Protocol, all: &dyn VideoSource, c: &TrainConfig) -> Result<(Vec<usize>, Vec<usize>, Split)> {
+    let classes = all.classes();
+    if classes.len() < 2 {
+        return Err(Error::argument(
+            "train",
+            format!(
+                "the data has {} class(es) {classes:?}; classification needs two or more",
+                classes.len()
+            ),
+        ));
+    }
+    let split = protocol.split(all.videos(), c.protocol_seed)?;
+    let fold = c.fold.ok_or_else(|| {
+        Error::argument(
+            "train",
+            format!(
+                "--protocol {protocol} runs one fold per run directory; name the fold (--fold 0 .. {})",
+                split.folds.len() - 1
+            ),
+        )
+    })?;
+    if fold >= split.folds.len() {
+        return Err(Error::argument(
+            "--fold",
+            format!(
+                "{fold} is out of range: {protocol} has {} folds (0 .. {})",
+                split.folds.len(),
+                split.folds.len() - 1
+            ),
+        ));
+    }
+    let (train, test) = split.indices(fold, all.videos())?;
+    let mut counts = vec![0usize; classes.len()];
+    for &v in &train {
+        counts[all.videos()[v].label] += 1;
+    }
+    if let Some(k) = counts.iter().position(|&n| n == 0) {
+        return Err(Error::argument(
+            "--protocol",
+            format!(
+                "fold {fold} ({}) of {protocol} has no training video of class `{}`: every subject with that \
+                 class is in its test fold; use fewer folds, another --protocol-seed, or more subjects with that class",
+                split.folds[fold].name, classes[k]
+            ),
+        ));
+    }
+    Ok((train, test, split))
 }
 
 /// A run needs two classes or more, each with training videos, and a test split with videos:

@@ -6,6 +6,8 @@ pub mod lock;
 pub mod metrics;
 pub mod pictures;
 pub mod pretrain;
+pub mod protocol;
+pub mod report;
 pub mod schedule;
 pub mod state;
 pub mod sweep;

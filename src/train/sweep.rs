@@ -1,6 +1,5 @@
-//! A grid of runs (samplers × γ × seeds) in one directory, resumable cell by cell, summarised in
-//! the layout of the paper's Table 1: mean ± std test accuracy, mean epochs to the best
-//! validation loss, and (on synthetic data) the mean on-segment rate in exploitation.
+//! A grid of runs (samplers × γ × seeds, × folds under a fold protocol) in one directory,
+//! resumable cell by cell; its tables are `report`'s (train/report.rs).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -18,6 +17,8 @@ pub struct Cell {
     pub sampler: String,
     pub gamma: f64,
     pub seed: u64,
+    /// Under a fold protocol, the fold this cell trains (its dir is `<run>/fold-NN`).
+    pub fold: Option<usize>,
     pub dir: PathBuf,
 }
 
@@ -25,14 +26,17 @@ pub struct Cell {
 #[derive(Clone, Debug)]
 pub struct CellResult {
     pub test_acc: f64,
+    /// Two-class runs: (s1 − s0, is class 1) per test video, for ROC-AUC and EER accuracy.
+    pub binary: Option<Vec<(f64, bool)>>,
     pub best_epoch: usize,
     pub on_segment: Option<f64>,
     /// Mean apex-hit rate of the exploitation epochs.
     pub apex: Option<f64>,
 }
 
-/// Every (sampler, γ, seed) cell; the uniform sampler ignores γ, so it appears once per seed.
-pub fn cells(root: &Path, samplers: &[String], gammas: &[f64], seeds: u64) -> Vec<Cell> {
+/// Every (sampler, γ, seed[, fold]) cell; the uniform sampler ignores γ, so it appears once per
+/// seed. With `folds` (a fold protocol), each run is a protocol directory of fold cells.
+pub fn cells(root: &Path, samplers: &[String], gammas: &[f64], seeds: u64, folds: Option<usize>) -> Vec<Cell> {
     let mut cells = Vec::new();
     for sampler in samplers {
         let gs: Vec<f64> = if sampler == "uniform" {
@@ -43,12 +47,19 @@ pub fn cells(root: &Path, samplers: &[String], gammas: &[f64], seeds: u64) -> Ve
         for &gamma in &gs {
             for seed in 0..seeds {
                 let dir = root.join(format!("{sampler}-g{gamma}-s{seed}"));
-                cells.push(Cell {
-                    sampler: sampler.clone(),
-                    gamma,
-                    seed,
-                    dir,
-                });
+                let fold_cells: Vec<Option<usize>> = match folds {
+                    Some(n) => (0..n).map(Some).collect(),
+                    None => vec![None],
+                };
+                for fold in fold_cells {
+                    cells.push(Cell {
+                        sampler: sampler.clone(),
+                        gamma,
+                        seed,
+                        fold,
+                        dir: fold.map_or_else(|| dir.clone(), |f| super::protocol::fold_dir(&dir, f)),
+                    });
+                }
             }
         }
     }
@@ -73,7 +84,12 @@ fn kind(sampler: &str, gamma: f64, reinforce_lr: f64) -> Result<SamplerKind> {
 
 /// Reads a finished cell (None when it has not finished).
 pub fn result(cell: &Cell) -> Result<Option<CellResult>> {
-    let test = cell.dir.join("test.json");
+    run_result(&cell.dir)
+}
+
+/// Reads the finished run in `dir` (None when it has not finished).
+pub fn run_result(dir: &Path) -> Result<Option<CellResult>> {
+    let test = dir.join("test.json");
     if !test.exists() {
         return Ok(None);
     }
@@ -82,10 +98,10 @@ pub fn result(cell: &Cell) -> Result<Option<CellResult>> {
     let test_acc = value["test_acc"]
         .as_f64()
         .ok_or_else(|| Error::data(&test, "no test_acc"))?;
-    let history = metrics::read(&cell.dir.join("metrics.jsonl"))?;
+    let history = metrics::read(&dir.join("metrics.jsonl"))?;
     // The epoch of the run's best checkpoint (its search restarts when exploitation starts);
     // runs without that record: the lowest validation loss.
-    let recorded = super::state::read(&cell.dir).ok().and_then(|s| s.best_epoch);
+    let recorded = super::state::read(dir).ok().and_then(|s| s.best_epoch);
     let best_epoch = match recorded {
         Some(e) => e,
         None => history
@@ -105,8 +121,20 @@ pub fn result(cell: &Cell) -> Result<Option<CellResult>> {
             .collect();
         (!rates.is_empty()).then(|| rates.iter().sum::<f64>() / rates.len() as f64)
     };
+    // Two-class runs: each test video's ROC score s1 − s0 and whether it is positive (class 1).
+    let binary = value["per_video"].as_array().and_then(|videos| {
+        videos
+            .iter()
+            .map(|v| {
+                let s = v["scores"].as_array().filter(|s| s.len() == 2)?;
+                Some((s[1].as_f64()? - s[0].as_f64()?, v["label"].as_u64()? == 1))
+            })
+            .collect::<Option<Vec<(f64, bool)>>>()
+            .filter(|v| !v.is_empty())
+    });
     Ok(Some(CellResult {
         test_acc,
+        binary,
         best_epoch,
         on_segment: exploitation(|m| m.on_segment_rate),
         apex: exploitation(|m| m.apex_rate),
@@ -129,6 +157,7 @@ pub fn run(
         let config = TrainConfig {
             sampler: kind(&cell.sampler, cell.gamma, reinforce_lr)?,
             seed: cell.seed,
+            fold: cell.fold,
             ..base.clone()
         };
         println!("[{}/{}] {}", i + 1, cells.len(), cell.dir.display());
@@ -147,115 +176,13 @@ pub fn run(
                 "interrupted; run the same command again to continue",
             ));
         }
+        // The protocol directory's summary, over its folds finished so far.
+        if let (Some(_), Some(run_dir)) = (cell.fold, cell.dir.parent()) {
+            let total = cells.iter().filter(|c| c.dir.parent() == Some(run_dir)).count();
+            super::protocol::summarize(run_dir, total)?.write(run_dir)?;
+        }
     }
     Ok(())
-}
-
-fn mean_std(v: &[f64]) -> (f64, f64) {
-    let n = v.len().max(1) as f64;
-    let mean = v.iter().sum::<f64>() / n;
-    let var = if v.len() > 1 {
-        v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
-    } else {
-        0.0
-    };
-    (mean, var.sqrt())
-}
-
-/// The markdown table: one row per (sampler, γ), over its finished seeds.
-fn rate(values: impl Iterator<Item = Option<f64>>) -> String {
-    let v: Vec<f64> = values.flatten().collect();
-    if v.is_empty() {
-        "-".to_string()
-    } else {
-        format!("{:.2}", mean_std(&v).0)
-    }
-}
-
-/// A paired comparison of accuracies (in %) on the same seeds: (wins of `a`, ties, mean of
-/// a - b, its standard error).
-pub fn paired(a: &[f64], b: &[f64]) -> (usize, usize, f64, f64) {
-    let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
-    let (mean, sd) = mean_std(&d);
-    let wins = d.iter().filter(|&&x| x > 0.0).count();
-    let ties = d.iter().filter(|&&x| x == 0.0).count();
-    (wins, ties, mean, sd / (d.len().max(1) as f64).sqrt())
-}
-
-/// A row of the sweep table: (sampler, γ).
-type SweepKey = (String, f64);
-
-pub fn table(cells: &[Cell]) -> Result<String> {
-    let mut rows = vec![
-        "| sampler | γ | seeds | test accuracy (%) | epochs to best val loss | on-segment rate (exploitation) | apex-hit rate (exploitation) |"
-            .to_string(),
-        "|---|---|---|---|---|---|---|".to_string(),
-    ];
-    let mut keys: Vec<SweepKey> = cells.iter().map(|c| (c.sampler.clone(), c.gamma)).collect();
-    keys.dedup();
-    // (seed, accuracy in %) of every finished cell, by (sampler, γ).
-    let mut accs: Vec<(SweepKey, Vec<(u64, f64)>)> = Vec::new();
-    for (sampler, gamma) in keys {
-        let results: Vec<(u64, CellResult)> = cells
-            .iter()
-            .filter(|c| c.sampler == sampler && c.gamma == gamma)
-            .map(|c| Ok(result(c)?.map(|r| (c.seed, r))))
-            .collect::<Result<Vec<_>>>()?
-            .into_iter()
-            .flatten()
-            .collect();
-        if results.is_empty() {
-            continue;
-        }
-        let (acc, sd) = mean_std(&results.iter().map(|(_, r)| 100.0 * r.test_acc).collect::<Vec<_>>());
-        let (epochs, _) = mean_std(&results.iter().map(|(_, r)| r.best_epoch as f64).collect::<Vec<_>>());
-        let g = if sampler == "uniform" {
-            "-".to_string()
-        } else {
-            gamma.to_string()
-        };
-        rows.push(format!(
-            "| {sampler} | {g} | {} | {acc:.1} ± {sd:.1} | {epochs:.1} | {} | {} |",
-            results.len(),
-            rate(results.iter().map(|(_, r)| r.on_segment)),
-            rate(results.iter().map(|(_, r)| r.apex)),
-        ));
-        accs.push((
-            (sampler, gamma),
-            results.iter().map(|(s, r)| (*s, 100.0 * r.test_acc)).collect(),
-        ));
-    }
-    // Each sampler against uniform on the seeds both finished (same seed: same split, data
-    // order draws and head initialisation).
-    if let Some((_, base)) = accs.iter().find(|((s, _), _)| s == "uniform") {
-        let mut lines = Vec::new();
-        for ((sampler, gamma), mine) in accs.iter().filter(|((s, _), _)| s != "uniform") {
-            let pairs: Vec<(f64, f64)> = mine
-                .iter()
-                .filter_map(|(seed, a)| base.iter().find(|(s, _)| s == seed).map(|(_, b)| (*a, *b)))
-                .collect();
-            if pairs.is_empty() {
-                continue;
-            }
-            let (a, b): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
-            let (wins, ties, mean, se) = paired(&a, &b);
-            lines.push(format!(
-                "| {sampler} γ={gamma} − uniform | {} | {wins} / {ties} / {} | {mean:+.1} ± {se:.1} | {:.1} |",
-                a.len(),
-                a.len() - wins - ties,
-                if se > 0.0 { mean / se } else { f64::NAN },
-            ));
-        }
-        if !lines.is_empty() {
-            rows.push(String::new());
-            rows.push(
-                "| paired by seed | seeds | wins / ties / losses | mean gap (points) ± s.e. | gap / s.e. |".into(),
-            );
-            rows.push("|---|---|---|---|---|".into());
-            rows.extend(lines);
-        }
-    }
-    Ok(rows.join("\n"))
 }
 
 #[cfg(test)]
@@ -264,7 +191,13 @@ mod tests {
 
     #[test]
     fn uniform_appears_once_per_seed() {
-        let c = cells(Path::new("r"), &["uniform".into(), "softmax".into()], &[0.0, 1.0], 2);
+        let c = cells(
+            Path::new("r"),
+            &["uniform".into(), "softmax".into()],
+            &[0.0, 1.0],
+            2,
+            None,
+        );
         let names: Vec<String> = c.iter().map(|c| c.dir.display().to_string()).collect();
         assert_eq!(
             names,
@@ -277,21 +210,5 @@ mod tests {
                 "r/softmax-g1-s1"
             ]
         );
-    }
-
-    #[test]
-    fn paired_gap_counts_wins_and_standard_error() {
-        // Differences 2, -1, 2, 0.5: mean 0.875, sample sd sqrt(((1.125)^2·2 + 1.875^2 + 0.375^2)/3).
-        let (wins, ties, mean, se) = paired(&[12.0, 9.0, 7.0, 5.5], &[10.0, 10.0, 5.0, 5.0]);
-        let sd = ((2.0 * 1.125f64.powi(2) + 1.875f64.powi(2) + 0.375f64.powi(2)) / 3.0).sqrt();
-        assert_eq!((wins, ties), (3, 0));
-        assert!((mean - 0.875).abs() < 1e-12);
-        assert!((se - sd / 2.0).abs() < 1e-12);
-    }
-
-    #[test]
-    fn sample_standard_deviation() {
-        let (m, s) = mean_std(&[1.0, 2.0, 3.0]);
-        assert_eq!((m, s), (2.0, 1.0));
     }
 }

@@ -452,13 +452,37 @@ fn check_finite(c: &TrainConfig, st: &ResumeState, epoch: usize, phase: &str, wh
     ))
 }
 
-/// Scores the test split with the best checkpoint and records the result in `test.json`.
+/// Scores the test videos with the best checkpoint and records the result in `test.json`: loss,
+/// accuracy, and each video's id, label and pooled class scores (a protocol's summary pools
+/// these over folds for ROC-AUC and EER accuracy).
 fn test_best(c: &TrainConfig, model: &Model, data: &RunData, aug: &AugmentConfig, out: &Path) -> Result<Evaluation> {
     let best = out.join("best.safetensors");
     checkpoint::load(&best)?.load_into(&model.parameters(), &[], &best)?;
-    let videos: Vec<usize> = (0..data.test.videos().len()).collect();
-    let test = evaluate(model, data.test.as_ref(), &videos, c, aug)?;
-    let record = serde_json::json!({ "test_loss": test.loss, "test_acc": test.acc, "videos": videos.len(), "pooling_gamma": c.pooling_gamma() });
+    let videos = &data.test_videos;
+    let scores = score_videos(model, data.test.as_ref(), videos, &scoring(c, aug))?;
+    let (mut loss, mut correct) = (0.0, 0usize);
+    let mut per_video = Vec::with_capacity(videos.len());
+    for (pooled, &v) in scores.iter().zip(videos) {
+        let meta = &data.test.videos()[v];
+        let (l, ok) = scorer::video_loss(pooled, meta.label);
+        loss += l;
+        correct += ok as usize;
+        per_video
+            .push(serde_json::json!({ "id": meta.id, "label": meta.label, "subject": meta.subject, "scores": pooled }));
+    }
+    let n = videos.len().max(1) as f64;
+    let test = Evaluation {
+        loss: loss / n,
+        acc: correct as f64 / n,
+    };
+    let record = serde_json::json!({
+        "test_loss": test.loss,
+        "test_acc": test.acc,
+        "videos": videos.len(),
+        "pooling_gamma": c.pooling_gamma(),
+        "classes": data.classes,
+        "per_video": per_video,
+    });
     write_json(&out.join("test.json"), &record)?;
     Ok(test)
 }
@@ -630,7 +654,6 @@ pub fn evaluate_run(dir: &Path, device: Device) -> Result<crate::infer::report::
     )?;
     let best = dir.join("best.safetensors");
     checkpoint::load(&best)?.load_into(&model.parameters(), &[], &best)?;
-    let videos: Vec<usize> = (0..data.test.videos().len()).collect();
     let aug = c.augment();
-    crate::infer::report::evaluate(&model, data.test.as_ref(), &videos, &scoring(&c, &aug))
+    crate::infer::report::evaluate(&model, data.test.as_ref(), &data.test_videos, &scoring(&c, &aug))
 }

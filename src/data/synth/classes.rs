@@ -74,6 +74,20 @@ pub fn class_delta(class: usize, intensity: f32, phase: f32) -> Expression {
     Expression::default().add(&d, intensity)
 }
 
+/// The pain grimace (the pain stand-in's PA3 / PA4) at `intensity`: brows lowered, eyes
+/// narrowed, nose wrinkled, upper lip raised.
+pub fn pain_grimace(intensity: f32) -> Expression {
+    let d = Expression {
+        brow_raise: -0.7,
+        brow_inner: -0.8,
+        eye_open: 0.55,
+        mouth_raise: 0.6,
+        wrinkle: 1.0,
+        ..Expression::default()
+    };
+    Expression::default().add(&d, intensity)
+}
+
 /// The intensity of a segment [start, end) with its apex at `apex`, at frame `t`: a smooth rise
 /// from the start to the apex and a smooth fall to the end. Positive on every frame of the
 /// segment, exactly 1 at the apex, 0 outside.

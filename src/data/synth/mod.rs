@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::data::augment::mix_seed;
 use crate::data::image_io::Frame;
 use crate::error::{Error, Result};
-use classes::{class_delta, intensity_at, CLASS_NAMES};
+use classes::{class_delta, intensity_at, pain_grimace, CLASS_NAMES};
 use face::{render, Camera, Occluder, Subject};
 pub use sidecar::{Distractor, GroundTruth, VideoTruth};
 pub use writer::{encode_videos, generate, SynthReport, SYNTH_FPS};
@@ -60,6 +60,71 @@ pub struct SynthConfig {
     /// Multiplies every deformation (1 = the table in docs/synth.md): the difficulty knob. Above
     /// about 1.5 faces start to look like caricatures; below 0.5 expressions are faint.
     pub expression_scale: f32,
+    /// The pain-detection stand-in (BioVid-like or UNBC-like) instead of the expression
+    /// benchmark; `classes` and `videos_per_class` are then unused. Omitted from the serialized
+    /// config when None, so the expression benchmark's cache keys are unchanged.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pain: Option<PainConfig>,
+}
+
+/// Knobs of the pain stand-in (docs/synth.md): classes BL1 (no stimulus), PA3 and PA4 (heat
+/// stimuli); a stimulus at `onset` is followed, after a latency, by a grimace whose peak is the
+/// level's peak times the subject's reactivity.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PainConfig {
+    /// Videos of BL1, PA3 and PA4 (0 leaves a class out).
+    pub class_videos: [usize; 3],
+    /// Frame of the stimulus onset.
+    pub onset: usize,
+    /// Frames from the onset to the start of the grimace, drawn in [min, max].
+    pub latency: [usize; 2],
+    /// Grimace length in frames, drawn in [min, max] (cut at the video's end).
+    pub grimace_frames: [usize; 2],
+    /// Peak intensity of the grimace for PA3 and PA4 (times the subject's reactivity).
+    pub peak: [f32; 2],
+    /// Share of subjects who barely react (BioVid's non-reactors): reactivity drawn in
+    /// `non_reactor_reactivity`; the others in `reactivity`.
+    pub non_reactor_fraction: f64,
+    pub non_reactor_reactivity: [f32; 2],
+    pub reactivity: [f32; 2],
+}
+
+impl Default for PainConfig {
+    fn default() -> Self {
+        PainConfig::biovid()
+    }
+}
+
+pub const PAIN_CLASSES: [&str; 3] = ["BL1", "PA3", "PA4"];
+
+impl PainConfig {
+    /// BioVid-like: 5.5 s windows as 64 frames, onset at frame 12, grimace 2–24 frames later.
+    pub fn biovid() -> PainConfig {
+        PainConfig {
+            class_videos: [144, 144, 144],
+            onset: 12,
+            latency: [2, 24],
+            grimace_frames: [12, 24],
+            peak: [0.55, 1.0],
+            non_reactor_fraction: 0.25,
+            non_reactor_reactivity: [0.0, 0.15],
+            reactivity: [0.6, 1.0],
+        }
+    }
+
+    /// UNBC-like: no PA3, more BL1 (No Pain) than PA4 (Pain), the stimulus anywhere in the first
+    /// third of longer, variable-length sequences.
+    pub fn unbc() -> PainConfig {
+        PainConfig {
+            class_videos: [60, 0, 36],
+            onset: 8,
+            latency: [0, 40],
+            grimace_frames: [16, 40],
+            non_reactor_fraction: 0.1,
+            ..PainConfig::biovid()
+        }
+    }
 }
 
 impl Default for SynthConfig {
@@ -86,13 +151,54 @@ impl Default for SynthConfig {
             blink_rate: 0.02,
             stills_per_class: 40,
             expression_scale: 1.0,
+            pain: None,
         }
     }
 }
 
 impl SynthConfig {
+    /// The BioVid-like pain stand-in: 48 subjects (6 for the test split), fixed 64-frame videos.
+    pub fn pain_biovid() -> SynthConfig {
+        SynthConfig {
+            subjects: 48,
+            test_subjects: 8,
+            size: 36,
+            min_frames: 64,
+            max_frames: 64,
+            stills_per_class: 250,
+            pain: Some(PainConfig::biovid()),
+            ..SynthConfig::default()
+        }
+    }
+
+    /// The UNBC-like stand-in: 10 subjects, 48–200 frames, No Pain (BL1) : Pain (PA4) = 60 : 36.
+    pub fn pain_unbc() -> SynthConfig {
+        SynthConfig {
+            subjects: 10,
+            test_subjects: 2,
+            size: 36,
+            min_frames: 48,
+            max_frames: 200,
+            stills_per_class: 250,
+            pain: Some(PainConfig::unbc()),
+            ..SynthConfig::default()
+        }
+    }
+
     pub fn validate(&self) -> Result<()> {
         let bad = |msg: &str| Err(Error::argument("synth", msg.to_string()));
+        if let Some(p) = &self.pain {
+            if p.class_videos.iter().filter(|&&n| n > 0).count() < 2 {
+                return bad("pain: class_videos needs videos in at least two classes");
+            }
+            if p.onset + 2 > self.min_frames || p.latency[0] > p.latency[1] || p.grimace_frames[0] > p.grimace_frames[1]
+            {
+                return bad("pain: need onset + 2 <= min_frames, latency and grimace_frames as [min, max] ranges");
+            }
+            if p.grimace_frames[0] < 2 || !(0.0..=1.0).contains(&p.non_reactor_fraction) {
+                return bad("pain: grimace_frames at least 2, non_reactor_fraction in [0, 1]");
+            }
+        }
         if self.classes == 0 || self.classes > CLASS_NAMES.len() {
             return bad("classes must be 1 to 7");
         }
@@ -112,7 +218,10 @@ impl SynthConfig {
         if !(0.0 < f0 && f0 <= f1 && f1 <= 1.0) {
             return bad("need 0 < segment_min_fraction <= segment_max_fraction <= 1");
         }
-        if self.min_segment_frames < 2 || ((f1 * self.min_frames as f64) as usize) < self.min_segment_frames {
+        // (The pain stand-in sizes its grimace in frames: `PainConfig::grimace_frames`.)
+        if self.pain.is_none()
+            && (self.min_segment_frames < 2 || ((f1 * self.min_frames as f64) as usize) < self.min_segment_frames)
+        {
             return bad("the shortest video cannot hold min_segment_frames (>= 2) within segment_max_fraction");
         }
         let fractions = [self.occlusion_fraction, self.distractor_fraction];
@@ -123,7 +232,17 @@ impl SynthConfig {
     }
 
     pub fn class_names(&self) -> Vec<String> {
+        if self.pain.is_some() {
+            return PAIN_CLASSES.iter().map(|s| s.to_string()).collect();
+        }
         CLASS_NAMES[..self.classes].iter().map(|s| s.to_string()).collect()
+    }
+
+    /// Videos of class `class` (pain: its `class_videos`; else `videos_per_class`).
+    fn videos_of(&self, class: usize) -> usize {
+        self.pain
+            .as_ref()
+            .map_or(self.videos_per_class, |p| p.class_videos[class])
     }
 }
 
@@ -147,16 +266,19 @@ fn subject_appearance(cfg: &SynthConfig, s: usize) -> Subject {
 pub fn plan(cfg: &SynthConfig) -> Result<Vec<VideoTruth>> {
     cfg.validate()?;
     let (train_subjects, test_subjects) = subject_split(cfg);
-    let n_test = if test_subjects.is_empty() {
-        0
-    } else {
-        ((cfg.videos_per_class * cfg.test_subjects) as f64 / cfg.subjects as f64)
-            .round()
-            .max(1.0) as usize
+    let n_test = |count: usize| {
+        if test_subjects.is_empty() || count == 0 {
+            0
+        } else {
+            ((count * cfg.test_subjects) as f64 / cfg.subjects as f64)
+                .round()
+                .max(1.0) as usize
+        }
     };
     let mut videos = Vec::new();
-    for class in 0..cfg.classes {
-        for k in 0..cfg.videos_per_class {
+    for class in 0..cfg.class_names().len() {
+        let n_test = n_test(cfg.videos_of(class));
+        for k in 0..cfg.videos_of(class) {
             let index = videos.len();
             let mut rng = ChaCha8Rng::seed_from_u64(mix_seed(cfg.seed, 3, index as u64));
             let (split, pool) = if k < n_test {
@@ -165,7 +287,10 @@ pub fn plan(cfg: &SynthConfig) -> Result<Vec<VideoTruth>> {
                 ("train", &train_subjects)
             };
             let subject = pool[rng.gen_range(0..pool.len())];
-            videos.push(plan_video(cfg, &mut rng, index, class, subject, split));
+            videos.push(match &cfg.pain {
+                Some(p) => plan_pain_video(cfg, p, &mut rng, index, class, subject, split),
+                None => plan_video(cfg, &mut rng, index, class, subject, split),
+            });
         }
     }
     Ok(videos)
@@ -233,6 +358,76 @@ fn plan_video(
     }
 }
 
+/// How strongly subject `s` shows pain, in [0, 1]: a few barely react at all.
+pub fn reactivity(cfg: &SynthConfig, p: &PainConfig, s: usize) -> f32 {
+    let mut rng = ChaCha8Rng::seed_from_u64(mix_seed(cfg.seed, 6, s as u64));
+    let range = if rng.gen_bool(p.non_reactor_fraction) {
+        p.non_reactor_reactivity
+    } else {
+        p.reactivity
+    };
+    rng.gen_range(range[0]..=range[1].max(range[0]))
+}
+
+/// A pain-task video: BL1 neutral throughout (blinks, jitter, maybe a talking distractor); PA3 and
+/// PA4 a grimace starting a random latency after the stimulus onset, its peak the level's peak
+/// times the subject's reactivity. A BL1 video's segment is empty ([0, 0]).
+fn plan_pain_video(
+    cfg: &SynthConfig,
+    p: &PainConfig,
+    rng: &mut ChaCha8Rng,
+    index: usize,
+    class: usize,
+    subject: usize,
+    split: &str,
+) -> VideoTruth {
+    let frames = rng.gen_range(cfg.min_frames..=cfg.max_frames);
+    let (mut start, mut end, mut apex) = (0, 0, 0);
+    let mut intensity = vec![0.0f32; frames];
+    if class > 0 {
+        start = (p.onset + rng.gen_range(p.latency[0]..=p.latency[1])).min(frames - 2);
+        end = (start + rng.gen_range(p.grimace_frames[0]..=p.grimace_frames[1])).min(frames);
+        let len = end - start;
+        apex = start + rng.gen_range(len / 4..=(len / 2).max(len / 4));
+        let peak = p.peak[class - 1] * reactivity(cfg, p, subject);
+        for (t, v) in intensity.iter_mut().enumerate() {
+            *v = peak * intensity_at(t, start, apex, end);
+        }
+    }
+    let mut distractors = Vec::new();
+    // Talking (the expression benchmark's last class) outside any grimace.
+    if rng.gen_bool(cfg.distractor_prob) {
+        let n = ((rng.gen_range(cfg.distractor_fraction[0]..=cfg.distractor_fraction[1]) * frames as f64).round()
+            as usize)
+            .clamp(3, frames);
+        for _ in 0..20 {
+            let s = rng.gen_range(0..=frames - n);
+            if class == 0 || s + n <= start || s >= end {
+                distractors.push(Distractor {
+                    start: s,
+                    end: s + n,
+                    class: CLASS_NAMES.len() - 1,
+                    peak: cfg.distractor_peak,
+                });
+                break;
+            }
+        }
+    }
+    VideoTruth {
+        id: format!("v{index:05}"),
+        split: split.to_string(),
+        class: PAIN_CLASSES[class].to_string(),
+        label: class,
+        subject: subject_name(subject),
+        frames,
+        segment: [start, end],
+        apex,
+        intensity,
+        occluded: Vec::new(),
+        distractors,
+    }
+}
+
 /// Gaussian noise by Box-Muller (rand 0.8 has no normal distribution without rand_distr).
 fn gaussian(rng: &mut ChaCha8Rng) -> f32 {
     let u1: f32 = rng.gen_range(f32::EPSILON..1.0);
@@ -267,7 +462,7 @@ fn parse_subject(truth: &VideoTruth) -> Result<usize> {
 /// config and plan always give the same bytes.
 pub fn render_video(cfg: &SynthConfig, index: usize, truth: &VideoTruth) -> Result<Vec<Frame>> {
     cfg.validate()?;
-    if truth.intensity.len() != truth.frames || truth.label >= cfg.classes {
+    if truth.intensity.len() != truth.frames || truth.label >= cfg.class_names().len() {
         return Err(Error::argument(
             "synth",
             format!("video {}: truth does not match the config", truth.id),
@@ -290,10 +485,12 @@ pub fn render_video(cfg: &SynthConfig, index: usize, truth: &VideoTruth) -> Resu
         } else {
             0.5
         };
-        let mut e = subject.rest.add(
-            &class_delta(truth.label, cfg.expression_scale * truth.intensity[t], phase.min(1.0)),
-            1.0,
-        );
+        let k = cfg.expression_scale * truth.intensity[t];
+        let delta = match cfg.pain {
+            Some(_) => pain_grimace(k),
+            None => class_delta(truth.label, k, phase.min(1.0)),
+        };
+        let mut e = subject.rest.add(&delta, 1.0);
         for d in &truth.distractors {
             if (d.start..d.end).contains(&t) {
                 let apex = d.start + (d.end - d.start) / 3;
@@ -344,6 +541,9 @@ fn draw_occluder(rng: &mut ChaCha8Rng) -> Occluder {
 pub fn render_still(cfg: &SynthConfig, subject: usize, class: Option<usize>, rng: &mut ChaCha8Rng) -> Frame {
     let s = subject_appearance(cfg, subject);
     let e = match class {
+        Some(_) if cfg.pain.is_some() => s
+            .rest
+            .add(&pain_grimace(cfg.expression_scale * rng.gen_range(0.75..=1.0)), 1.0),
         // Phase 1/6 puts Talk's jaw at its widest; the other classes ignore the phase.
         Some(c) => s.rest.add(
             &class_delta(c, cfg.expression_scale * rng.gen_range(0.75..=1.0), 1.0 / 6.0),

@@ -162,9 +162,13 @@ fn write_stills(cfg: &SynthConfig, dir: &Path) -> Result<usize> {
     let subjects = train_subjects(cfg);
     let mut rng = ChaCha8Rng::seed_from_u64(mix_seed(cfg.seed, 5, 0));
     let mut labels = String::from("path,label,subject\n");
-    let names = cfg.class_names();
+    // The pain stand-in's stills: its grimace and neutral faces.
+    let names = match cfg.pain {
+        Some(_) => vec!["Grimace".to_string()],
+        None => cfg.class_names(),
+    };
     let mut count = 0;
-    for class in (0..cfg.classes).map(Some).chain(std::iter::once(None)) {
+    for class in (0..names.len()).map(Some).chain(std::iter::once(None)) {
         let name = class.map_or("Neutral", |c| names[c].as_str());
         mkdir(&dir.join(name))?;
         for k in 0..cfg.stills_per_class {
