@@ -52,7 +52,7 @@ stage "clippy" cargo clippy --locked --all-targets -- -D warnings
 stage "clippy-emu" cargo clippy --locked --all-targets --features cuda-emulation -- -D warnings
 stage "tests" cargo test --locked --no-fail-fast
 # The CUDA kernels on the CPU emulation of the execution model (kernels/README.md, layer 2), and
-# `train` on the emulated device against the CPU (train_device: minutes, the emulator is slow).
+# `train` on the emulated device against the CPU (train_device: its longest test, ~15 s).
 stage "cuda-emu" cargo test --locked --no-fail-fast --features cuda-emulation \
     --test cuda_emulation --test emulator_selftest --test tiny_net_emulated --test train_device --test conv3d_bf16_emulated
 stage "demo" demo_smoke
