@@ -189,8 +189,7 @@ fn case(
     (cin, cout): (usize, usize),
     input: [usize; 3],
     kernel: [usize; 3],
-    stride: [usize; 3],
-    padding: [usize; 3],
+    (stride, padding): ([usize; 3], [usize; 3]),
     plans: Vec<Plan>,
 ) -> ConvCase {
     ConvCase {
@@ -220,8 +219,7 @@ pub fn ragged_cases() -> Vec<ConvCase> {
             (3, 5),
             [3, 5, 7],
             [3, 3, 3],
-            [1; 3],
-            [1; 3],
+            ([1; 3], [1; 3]),
             vec![p(Tile::T128x64, 2)],
         ),
         case(
@@ -230,8 +228,7 @@ pub fn ragged_cases() -> Vec<ConvCase> {
             (10, 12),
             [3, 5, 5],
             [3, 3, 3],
-            [2, 2, 2],
-            [1, 1, 1],
+            ([2, 2, 2], [1, 1, 1]),
             vec![p(Tile::T64x64, 3)],
         ),
         case(
@@ -240,8 +237,7 @@ pub fn ragged_cases() -> Vec<ConvCase> {
             (13, 9),
             [4, 5, 3],
             [2, 3, 1],
-            [1, 1, 1],
-            [0, 2, 0],
+            ([1, 1, 1], [0, 2, 0]),
             vec![p(Tile::T128x128, 1)],
         ),
         case(
@@ -250,8 +246,7 @@ pub fn ragged_cases() -> Vec<ConvCase> {
             (6, 17),
             [5, 4, 7],
             [1, 3, 3],
-            [1, 2, 1],
-            [0, 1, 2],
+            ([1, 2, 1], [0, 1, 2]),
             vec![p(Tile::T64x64, 1)],
         ),
     ]
@@ -260,7 +255,7 @@ pub fn ragged_cases() -> Vec<ConvCase> {
 /// Every C3D layer's channel counts (conv1a 3→64 … conv5b 512→512, 3×3×3, padding 1) at a
 /// small spatial size.
 pub fn c3d_channel_cases() -> Vec<ConvCase> {
-    let c3d = |name, ch, input| case(name, 1, ch, input, [3; 3], [1; 3], [1; 3], vec![]);
+    let c3d = |name, ch, input| case(name, 1, ch, input, [3; 3], ([1; 3], [1; 3]), vec![]);
     vec![
         c3d("C3D conv1a", (3, 64), [2, 3, 3]),
         c3d("C3D conv2a", (64, 128), [2, 2, 3]),
