@@ -46,8 +46,10 @@ fn assert_close(fast: &Tensor, reference: &Tensor, what: &str) {
     );
 }
 
-const CONV_CASES: [([usize; 5], [usize; 5], [usize; 3], [usize; 3]); 10] = [
-    // (input, weight, stride, padding)
+/// (input, weight, stride, padding) of a conv3d case.
+type ConvCase = ([usize; 5], [usize; 5], [usize; 3], [usize; 3]);
+
+const CONV_CASES: [ConvCase; 10] = [
     // The packed f32 path: C·KH·KW = 360 rows per temporal tap (two K slabs each), blocks whose
     // first and last frames skip a tap, and 6 output channels (a partial 4-row tile).
     ([1, 40, 4, 6, 5], [6, 40, 3, 3, 3], [1, 1, 1], [1, 1, 1]),

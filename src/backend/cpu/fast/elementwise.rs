@@ -1,13 +1,13 @@
 //! Elementwise ops on the fast CPU backend: ReLU and sums of f32 split over rayon's threads;
 //! the rest (and f64) on the reference loops.
 
+use rayon::prelude::*;
+
 use super::CpuFast;
 use crate::backend::cpu::reference::CpuReference;
 use crate::backend::ElementwiseOps;
 use crate::error::Result;
-use crate::tensor::DType;
-use crate::tensor::Tensor;
-use rayon::prelude::*;
+use crate::tensor::{DType, Tensor};
 
 impl ElementwiseOps for CpuFast {
     fn relu_forward(&self, x: &Tensor) -> Result<Tensor> {

@@ -5,12 +5,10 @@
 use rayon::prelude::*;
 
 use super::CpuFast;
-use crate::backend::cpu::optional;
-use crate::backend::cpu::reference;
+use crate::backend::cpu::{optional, reference};
 use crate::backend::optim::SgdStep;
 use crate::backend::OptimOps;
-use crate::error::Error;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
 impl OptimOps for CpuFast {

@@ -8,13 +8,10 @@ use rayon::prelude::*;
 
 use super::CpuFast;
 use crate::backend::cpu::reference::CpuReference;
-use crate::backend::cpu::rows_and_last;
-use crate::backend::cpu::with_last_dim;
-use crate::backend::TemporalOps;
-use crate::backend::POOL_STATE;
+use crate::backend::cpu::{rows_and_last, with_last_dim};
+use crate::backend::{TemporalOps, POOL_STATE};
 use crate::error::Result;
-use crate::tensor::Float;
-use crate::tensor::Tensor;
+use crate::tensor::{Float, Tensor};
 
 /// The larger of two values, NaN if either is: the value the reference sliding max gives a
 /// window (where a NaN wins).

@@ -7,8 +7,7 @@ use crate::backend::cpu::optional;
 use crate::backend::Conv3dOps;
 use crate::error::Result;
 use crate::tensor::geometry::Conv3dGeometry;
-use crate::tensor::Float;
-use crate::tensor::Tensor;
+use crate::tensor::{Float, Tensor};
 
 /// Calls `f(y_index, x_index, w_index)` for every output element and every kernel tap that
 /// lands inside the input (taps on the zero padding contribute nothing and are skipped).

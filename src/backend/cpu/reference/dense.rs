@@ -4,8 +4,7 @@ use super::CpuReference;
 use crate::backend::cpu::optional;
 use crate::backend::DenseOps;
 use crate::error::Result;
-use crate::tensor::Float;
-use crate::tensor::Tensor;
+use crate::tensor::{Float, Tensor};
 
 /// x: (N, I), w: (O, I), bias: (O) -> y: (N, O).  M×N×K = N×O×I.
 pub fn linear_forward<T: Float>(x: &[T], w: &[T], bias: Option<&[T]>, rows: usize, ins: usize, outs: usize) -> Vec<T> {

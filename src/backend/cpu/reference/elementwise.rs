@@ -5,8 +5,7 @@ use super::CpuReference;
 use crate::backend::dropout_mask::keep_element;
 use crate::backend::ElementwiseOps;
 use crate::error::Result;
-use crate::tensor::Float;
-use crate::tensor::Tensor;
+use crate::tensor::{Float, Tensor};
 
 pub fn relu_forward<T: Float>(x: &[T]) -> Vec<T> {
     x.iter().map(|&v| if v > T::zero() { v } else { T::zero() }).collect()

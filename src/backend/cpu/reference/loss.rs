@@ -4,8 +4,7 @@ use super::CpuReference;
 use crate::backend::cpu::rows_and_last;
 use crate::backend::LossOps;
 use crate::error::Result;
-use crate::tensor::Float;
-use crate::tensor::Tensor;
+use crate::tensor::{Float, Tensor};
 
 /// x: (rows, K) -> log_softmax(x) per row, shifted by the row max for stability.
 pub fn log_softmax_forward<T: Float>(x: &[T], classes: usize) -> Vec<T> {

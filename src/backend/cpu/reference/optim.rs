@@ -5,8 +5,7 @@ use crate::backend::cpu::optional;
 use crate::backend::optim::SgdStep;
 use crate::backend::OptimOps;
 use crate::error::Result;
-use crate::tensor::Float;
-use crate::tensor::Tensor;
+use crate::tensor::{Float, Tensor};
 
 /// Returns (new parameter, new momentum buffer); see `crate::optim::sgd` for the rule.
 pub fn sgd_step<T: Float>(p: &[T], g: &[T], buf: Option<&[T]>, h: &SgdStep) -> (Vec<T>, Vec<T>) {

@@ -4,8 +4,7 @@ use super::CpuReference;
 use crate::backend::PoolOps;
 use crate::error::Result;
 use crate::tensor::geometry::Pool3dGeometry;
-use crate::tensor::Float;
-use crate::tensor::Tensor;
+use crate::tensor::{Float, Tensor};
 
 /// Argmax value for a window that holds no input element (cannot happen with PyTorch's
 /// padding and ceil-mode rules, which `Pool3dGeometry` enforces; kept so the backward never

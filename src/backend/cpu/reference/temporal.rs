@@ -2,13 +2,10 @@
 //! temporal softmax pooling (paper Eq. 3).
 
 use super::CpuReference;
-use crate::backend::cpu::rows_and_last;
-use crate::backend::cpu::with_last_dim;
-use crate::backend::TemporalOps;
-use crate::backend::POOL_STATE;
+use crate::backend::cpu::{rows_and_last, with_last_dim};
+use crate::backend::{TemporalOps, POOL_STATE};
 use crate::error::Result;
-use crate::tensor::Float;
-use crate::tensor::Tensor;
+use crate::tensor::{Float, Tensor};
 
 /// x: (rows, T) -> y: (rows, T - k + 1), y[r, t] = max_{j in t..t+k} x[r, j]; argmax holds j.
 pub fn sliding_max_forward<T: Float>(x: &[T], rows: usize, len: usize, k: usize) -> (Vec<T>, Vec<u32>) {

@@ -1,8 +1,7 @@
 //! Launchers of kernels/conv3d.cu: implicit-GEMM forward, gather input gradient, weight and
 //! bias gradients.
 
-use super::common::by_dtype;
-use super::common::{self as c, empty, launch, ptr};
+use super::common::{self as c, by_dtype, empty, launch, ptr};
 use super::CudaBackend;
 use crate::backend::cuda::launcher::LaunchConfig;
 use crate::backend::cuda::params::{Conv3dParams, KernelFloat};

@@ -1,7 +1,6 @@
 //! Launchers of kernels/dense.cu: the linear layer on the tiled GEMM.
 
-use super::common::by_dtype;
-use super::common::{self as c, empty, launch, ptr};
+use super::common::{self as c, by_dtype, empty, launch, ptr};
 use super::CudaBackend;
 use crate::backend::cuda::params::{KernelFloat, LinearParams};
 use crate::backend::DenseOps;

@@ -1,7 +1,6 @@
 //! Launchers of kernels/elementwise.cu: relu, dropout, add, scale, fill.
 
-use super::common::by_dtype;
-use super::common::{self as c, empty, launch, ptr};
+use super::common::{self as c, by_dtype, empty, launch, ptr};
 use super::CudaBackend;
 use crate::backend::cuda::params::{ElementwiseParams, KernelFloat};
 use crate::backend::dropout_mask::drop_threshold;

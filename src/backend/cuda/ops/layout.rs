@@ -1,7 +1,6 @@
 //! Launcher of kernels/layout.cu: axis permutation.
 
-use super::common::by_dtype;
-use super::common::{self as c, empty, launch, ptr};
+use super::common::{self as c, by_dtype, empty, launch, ptr};
 use super::CudaBackend;
 use crate::backend::cuda::params::{KernelFloat, PermuteParams};
 use crate::backend::LayoutOps;

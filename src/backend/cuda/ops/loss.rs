@@ -1,14 +1,14 @@
 //! Launchers of kernels/loss.cu: log-softmax and cross-entropy over (N, K) logits.
 
-use super::common::by_dtype;
-use super::common::{self as c, empty, launch, ptr};
+use std::sync::Arc;
+
+use super::common::{self as c, by_dtype, empty, launch, ptr};
 use super::CudaBackend;
 use crate::backend::cuda::launcher::{DeviceBuffer, KernelLauncher, LaunchConfig};
 use crate::backend::cuda::params::{KernelFloat, LossParams};
 use crate::backend::LossOps;
 use crate::error::Result;
 use crate::tensor::Tensor;
-use std::sync::Arc;
 
 fn shape(x: &Tensor, op: &'static str) -> Result<(usize, usize)> {
     let classes = x.dims().last().copied().unwrap_or(1);

@@ -2,8 +2,7 @@
 //! number of tensors so a whole parameter group can step in one launch; the `Backend` trait
 //! `Backend::sgd_step_many` (what `Sgd::step` calls per parameter group) is one launch.
 
-use super::common::by_dtype;
-use super::common::{self as c, empty, launch, ptr};
+use super::common::{self as c, by_dtype, empty, launch, ptr};
 use super::CudaBackend;
 use crate::backend::cuda::launcher::DeviceBuffer;
 use crate::backend::cuda::params::{as_bytes, KernelFloat, SgdParams, SgdSlot};

@@ -1,8 +1,7 @@
 //! Launchers of kernels/pool3d.cu: max pooling with argmax, average pooling, both backward
 //! passes as gathers.
 
-use super::common::by_dtype;
-use super::common::{self as c, empty, launch, ptr};
+use super::common::{self as c, by_dtype, empty, launch, ptr};
 use super::CudaBackend;
 use crate::backend::cuda::params::{KernelFloat, Pool3dParams};
 use crate::backend::PoolOps;

@@ -1,12 +1,10 @@
 //! Launchers of kernels/temporal.cu: sliding-window max, temporal softmax pooling and the two
 //! fused (test-time window scoring) over the last axis.
 
-use super::common::by_dtype;
-use super::common::{self as c, empty, launch, ptr};
+use super::common::{self as c, by_dtype, empty, launch, ptr};
 use super::CudaBackend;
 use crate::backend::cuda::params::{KernelFloat, TemporalParams};
-use crate::backend::TemporalOps;
-use crate::backend::POOL_STATE;
+use crate::backend::{TemporalOps, POOL_STATE};
 use crate::error::Result;
 use crate::tensor::{DType, Tensor};
 

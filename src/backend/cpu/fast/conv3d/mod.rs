@@ -12,17 +12,17 @@ pub mod packed;
 pub mod packed_wgrad;
 pub mod padded_panels;
 
+pub use im2col::bias_backward;
+
 use super::gemm::FastFloat;
 use super::microkernel::has_avx2_fma;
 use super::workspace::Scratch;
-use crate::tensor::geometry::Conv3dGeometry;
-
 use crate::backend::cpu::fast::CpuFast;
 use crate::backend::cpu::optional;
 use crate::backend::Conv3dOps;
 use crate::error::Result;
+use crate::tensor::geometry::Conv3dGeometry;
 use crate::tensor::Tensor;
-pub use im2col::bias_backward;
 
 /// The float types of the fast conv3d, each choosing its SIMD paths; a `None` from a hook means
 /// the im2col + GEMM path.

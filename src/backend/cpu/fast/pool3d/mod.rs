@@ -19,8 +19,7 @@ use crate::backend::cpu::reference::CpuReference;
 use crate::backend::PoolOps;
 use crate::error::Result;
 use crate::tensor::geometry::Pool3dGeometry;
-use crate::tensor::DType;
-use crate::tensor::Tensor;
+use crate::tensor::{DType, Tensor};
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -99,7 +98,7 @@ fn merge_row<const KW: usize>(row: &[f32], kw: usize, r: usize, first: bool, bes
         }
         let take = beats(v, *b) | 0u32.wrapping_sub(first as u32);
         *b = select_f32(take, v, *b);
-        *a = (r + zw * kw) as u32 + at & take | *a & !take;
+        *a = (((r + zw * kw) as u32 + at) & take) | (*a & !take);
     }
 }
 
