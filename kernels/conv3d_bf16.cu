@@ -54,49 +54,58 @@ __device__ __forceinline__ int mn_offset(int k, int chunk) {
     return k * COLS + ((chunk ^ (k & 7)) << 3);
 }
 
-// One 32-wide K step of the warp's WM×WN product from a stage of K-contiguous tiles:
-// A [BM][32] (row-major A), B [BN][32] (B stored n-major, i.e. the col-major operand).
-template <class C>
-__device__ __forceinline__ void mma_stage_kc(const stsm_bf16* As, const stsm_bf16* Bs, int wm, int wn, int lane,
-                                             float (&acc)[C::MI][C::NI][4]) {
-#pragma unroll
-    for (int kk = 0; kk < CBF_BK / 16; ++kk) {
-        unsigned a[C::MI][4], b[C::NI][2];
-#pragma unroll
-        for (int i = 0; i < C::MI; ++i)
-            ldmatrix_x4(a[i], As + kc_offset(wm + i * 16 + (lane & 15), kk * 2 + (lane >> 4)));
-#pragma unroll
-        for (int j = 0; j < C::NI; j += 2) {
-            unsigned r[4];
-            ldmatrix_x4(r, Bs + kc_offset(wn + j * 8 + (lane & 7) + ((lane >> 4) << 3), kk * 2 + ((lane >> 3) & 1)));
-            b[j][0] = r[0], b[j][1] = r[1], b[j + 1][0] = r[2], b[j + 1][1] = r[3];
-        }
-#pragma unroll
-        for (int i = 0; i < C::MI; ++i)
-#pragma unroll
-            for (int j = 0; j < C::NI; ++j) mma_m16n8k16_bf16(acc[i][j], a[i], b[j]);
-    }
-}
+// Where this lane's ldmatrix rows start inside a stage, for the first 16 of the step's 32 K
+// (element offsets; worked out once per tile). The second 16 are a fixed change away: in the
+// K-contiguous tiles the logical chunk moves from c to c + 2, which the swizzle turns into
+// offset ^ 16; in the MN-contiguous tiles k moves by 16 rows, which keeps k & 7.
+template <class C, bool KMajor>
+struct FragOffsets {
+    int a[C::MI], b[C::NI / 2];
 
-// The same from MN-contiguous tiles A [32][BM], B [32][BN] (both stored k-major): the
-// transposing ldmatrix gives the same fragments.
-template <class C>
-__device__ __forceinline__ void mma_stage_mn(const stsm_bf16* As, const stsm_bf16* Bs, int wm, int wn, int lane,
-                                             float (&acc)[C::MI][C::NI][4]) {
-    const int quad = lane >> 3, r8 = lane & 7;
+    __device__ __forceinline__ FragOffsets() {
+        const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+        const int wm = (warp / C::WARPS_N) * C::WM, wn = (warp % C::WARPS_N) * C::WN;
+        const int quad = lane >> 3, r8 = lane & 7;
+#pragma unroll
+        for (int i = 0; i < C::MI; ++i)
+            a[i] = KMajor ? mn_offset<C::BM>(r8 + ((quad >> 1) << 3), (wm + i * 16 + ((quad & 1) << 3)) >> 3)
+                          : kc_offset(wm + i * 16 + (lane & 15), lane >> 4);
+#pragma unroll
+        for (int j = 0; j < C::NI / 2; ++j)
+            b[j] = KMajor ? C::A_ELEMS + mn_offset<C::BN>(r8 + ((quad & 1) << 3), (wn + j * 16 + ((quad >> 1) << 3)) >> 3)
+                          : C::A_ELEMS + kc_offset(wn + j * 16 + (lane & 7) + ((lane >> 4) << 3), (lane >> 3) & 1);
+    }
+    __device__ __forceinline__ static int next16(int off, bool b_tile) {
+        return KMajor ? off + 16 * (b_tile ? C::BN : C::BM) : off ^ 16;
+    }
+};
+
+// One 32-wide K step of the warp's WM×WN product from a stage: K-contiguous tiles A [BM][32]
+// (row-major A) and B [BN][32] (B stored n-major: the col-major operand) read by ldmatrix,
+// or MN-contiguous tiles A [32][BM] and B [32][BN] (both k-major) read by ldmatrix.trans,
+// which gives the same fragments.
+template <class C, bool KMajor>
+__device__ __forceinline__ void mma_stage(const stsm_bf16* stage, const FragOffsets<C, KMajor>& off,
+                                          float (&acc)[C::MI][C::NI][4]) {
 #pragma unroll
     for (int kk = 0; kk < CBF_BK / 16; ++kk) {
         unsigned a[C::MI][4], b[C::NI][2];
 #pragma unroll
         for (int i = 0; i < C::MI; ++i) {
-            const int k = kk * 16 + r8 + ((quad >> 1) << 3), m = wm + i * 16 + ((quad & 1) << 3);
-            ldmatrix_x4_trans(a[i], As + mn_offset<C::BM>(k, m >> 3));
+            const stsm_bf16* row = stage + (kk ? off.next16(off.a[i], false) : off.a[i]);
+            if (KMajor)
+                ldmatrix_x4_trans(a[i], row);
+            else
+                ldmatrix_x4(a[i], row);
         }
 #pragma unroll
         for (int j = 0; j < C::NI; j += 2) {
             unsigned r[4];
-            const int k = kk * 16 + r8 + ((quad & 1) << 3), n = wn + j * 8 + ((quad >> 1) << 3);
-            ldmatrix_x4_trans(r, Bs + mn_offset<C::BN>(k, n >> 3));
+            const stsm_bf16* row = stage + (kk ? off.next16(off.b[j / 2], true) : off.b[j / 2]);
+            if (KMajor)
+                ldmatrix_x4_trans(r, row);
+            else
+                ldmatrix_x4(r, row);
             b[j][0] = r[0], b[j][1] = r[1], b[j + 1][0] = r[2], b[j + 1][1] = r[3];
         }
 #pragma unroll
@@ -111,28 +120,25 @@ __device__ __forceinline__ void mma_stage_mn(const stsm_bf16* As, const stsm_bf1
 // step (empty past the end), so wait_group<STAGES-2> always means "this step has landed".
 template <class C, bool KMajor, class Loader>
 __device__ __forceinline__ void mainloop(Loader& ld, stsm_bf16* smem, int steps, float (&acc)[C::MI][C::NI][4]) {
-    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
-    const int wm = (warp / C::WARPS_N) * C::WM, wn = (warp % C::WARPS_N) * C::WN;
+    const FragOffsets<C, KMajor> off;
 #pragma unroll
     for (int s = 0; s < CBF_STAGES - 1; ++s) {
-        if (s < steps) ld.load(smem + s * C::STAGE, smem + s * C::STAGE + C::A_ELEMS);
+        if (s < steps) ld.load(smem + s * C::STAGE);
         cp_async_commit();
     }
+    // The stage read this step and the one refilled (read CBF_STAGES - 1 steps later).
+    stsm_bf16* read = smem;
+    stsm_bf16* fill = smem + (CBF_STAGES - 1) * C::STAGE;
+    stsm_bf16* const last = smem + (CBF_STAGES - 1) * C::STAGE;
     // M×N×K loop: BM×BN×32 per step.
     for (int step = 0; step < steps; ++step) {
         cp_async_wait<CBF_STAGES - 2>();
         __syncthreads();  // this step visible to all warps; the stage refilled below is free
-        const int next = step + CBF_STAGES - 1;
-        if (next < steps) {
-            stsm_bf16* st = smem + (next % CBF_STAGES) * C::STAGE;
-            ld.load(st, st + C::A_ELEMS);
-        }
+        if (step + CBF_STAGES - 1 < steps) ld.load(fill);
         cp_async_commit();
-        const stsm_bf16* st = smem + (step % CBF_STAGES) * C::STAGE;
-        if (KMajor)
-            mma_stage_mn<C>(st, st + C::A_ELEMS, wm, wn, lane, acc);
-        else
-            mma_stage_kc<C>(st, st + C::A_ELEMS, wm, wn, lane, acc);
+        mma_stage<C, KMajor>(read, off, acc);
+        read = read == last ? smem : read + C::STAGE;
+        fill = fill == last ? smem : fill + C::STAGE;
     }
     cp_async_wait<0>();
     __syncthreads();  // the next work item's prologue overwrites the stages
@@ -215,7 +221,8 @@ struct FwdLoader {
         tap.start(p, step0 * 4 + j, vecs);
     }
 
-    __device__ __forceinline__ void load(stsm_bf16* As, stsm_bf16* Bs) {
+    __device__ __forceinline__ void load(stsm_bf16* stage) {
+        stsm_bf16 *As = stage, *Bs = stage + C::A_ELEMS;
         const bool k_ok = tap.kv < kvs;
         const int tap_off = (tap.dt * p.in_h + tap.dh) * p.in_w + tap.dw;
 #pragma unroll
@@ -276,7 +283,8 @@ struct XbwdLoader {
         tap.start(p, step0 * 4 + j, vecs);
     }
 
-    __device__ __forceinline__ void load(stsm_bf16* As, stsm_bf16* Bs) {
+    __device__ __forceinline__ void load(stsm_bf16* stage) {
+        stsm_bf16 *As = stage, *Bs = stage + C::A_ELEMS;
         const bool k_ok = tap.kv < kvs;
 #pragma unroll
         for (int r = 0; r < A_ROWS; ++r) {
@@ -334,7 +342,8 @@ struct WbwdLoader {
         dh = th - dt * p.k_h;
     }
 
-    __device__ __forceinline__ void load(stsm_bf16* As, stsm_bf16* Bs) {
+    __device__ __forceinline__ void load(stsm_bf16* stage) {
+        stsm_bf16 *As = stage, *Bs = stage + C::A_ELEMS;
 #pragma unroll
         for (int r = 0; r < A_ROWS; ++r) {
             const int row = a_row0 + r * A_ROW_STEP, k = k0 + row;

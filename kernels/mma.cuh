@@ -91,65 +91,81 @@ __device__ __forceinline__ float stsm_bf16_bits_to_f32(unsigned bits16) {
     return std::bit_cast<float>((u32)(bits16 & 0xFFFFu) << 16);
 }
 
-// The emulated mma: every lane deposits its fragments, reads the whole warp's, computes its
-// own four elements of D and meets the warp again. Accumulation order (fixed, documented):
-// d = c, then d += A(r, k)·B(k, n) for k = 0, 1, ..., 15 in fp32 (bf16 products are exact in
-// fp32, so this is the sequential fp32 dot product; real tensor cores add in another order).
-__device__ __forceinline__ void mma_m16n8k16_bf16(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
-    struct Frag {
-        unsigned a[4], b[2];
-    };
-    const Frag mine{{a[0], a[1], a[2], a[3]}, {b[0], b[1]}};
-    const unsigned char* all = static_cast<const unsigned char*>(
-        ::stsm_emu::warp_gather_begin(&mine, sizeof mine, "mma.m16n8k16", true));
-    auto frag = [&](int lane) {
-        Frag f;
-        std::memcpy(&f, all + (size_t)lane * ::stsm_emu::kGatherSlotBytes, sizeof f);
-        return f;
-    };
-    Frag lanes[32];
-    for (int l = 0; l < 32; ++l) lanes[l] = frag(l);
-    ::stsm_emu::warp_gather_end("mma.m16n8k16");
+// The emulated mma: every lane deposits its fragments and accumulators; the last lane of the
+// warp to arrive computes all of D, and every lane takes its four elements. Accumulation order
+// (fixed, documented): d = c, then d += A(r, k)·B(k, n) for k = 0, 1, ..., 15 in fp32 (bf16
+// products are exact in fp32, so this is the sequential fp32 dot product; real tensor cores
+// add in another order).
+struct StsmMmaIn {
+    unsigned a[4], b[2];
+    float d[4];
+};
+
+inline void stsm_mma_warp(const unsigned char* in, unsigned char* out, int, const void*) {
+    StsmMmaIn lanes[32];
+    for (int l = 0; l < 32; ++l) std::memcpy(&lanes[l], in + (size_t)l * ::stsm_emu::kWarpSlotBytes, sizeof lanes[l]);
     // Element (r, k) of A sits in lane (r % 8)·4 + (k % 8)/2, register r/8 + 2·(k/8), half k % 2;
     // element (k, n) of B in lane n·4 + (k % 8)/2, register k/8, half k % 2.
-    auto A = [&](int r, int k) {
-        const unsigned w = lanes[(r % 8) * 4 + (k % 8) / 2].a[r / 8 + 2 * (k / 8)];
-        return stsm_bf16_bits_to_f32(k % 2 ? w >> 16 : w);
-    };
-    auto B = [&](int k, int n) {
-        const unsigned w = lanes[n * 4 + (k % 8) / 2].b[k / 8];
-        return stsm_bf16_bits_to_f32(k % 2 ? w >> 16 : w);
-    };
-    const int lane = ::stsm_emu::lane_id(), g = lane / 4, t = lane % 4;
-    for (int i = 0; i < 4; ++i) {
-        const int r = g + 8 * (i / 2), n = 2 * t + i % 2;
-        float acc = d[i];
-        for (int k = 0; k < 16; ++k) acc += A(r, k) * B(k, n);
-        d[i] = acc;
+    float A[16][16], B[16][8];
+    for (int r = 0; r < 16; ++r)
+        for (int k = 0; k < 16; ++k) {
+            const unsigned w = lanes[(r % 8) * 4 + (k % 8) / 2].a[r / 8 + 2 * (k / 8)];
+            A[r][k] = stsm_bf16_bits_to_f32(k % 2 ? w >> 16 : w);
+        }
+    for (int k = 0; k < 16; ++k)
+        for (int n = 0; n < 8; ++n) {
+            const unsigned w = lanes[n * 4 + (k % 8) / 2].b[k / 8];
+            B[k][n] = stsm_bf16_bits_to_f32(k % 2 ? w >> 16 : w);
+        }
+    for (int lane = 0; lane < 32; ++lane) {
+        const int g = lane / 4, t = lane % 4;
+        float d[4];
+        for (int i = 0; i < 4; ++i) {
+            const int r = g + 8 * (i / 2), n = 2 * t + i % 2;
+            float acc = lanes[lane].d[i];
+            for (int k = 0; k < 16; ++k) acc += A[r][k] * B[k][n];
+            d[i] = acc;
+        }
+        std::memcpy(out + (size_t)lane * ::stsm_emu::kWarpSlotBytes, d, sizeof d);
+    }
+}
+
+__device__ __forceinline__ void mma_m16n8k16_bf16(float (&d)[4], const unsigned (&a)[4], const unsigned (&b)[2]) {
+    const StsmMmaIn mine{{a[0], a[1], a[2], a[3]}, {b[0], b[1]}, {d[0], d[1], d[2], d[3]}};
+    ::stsm_emu::warp_collective(&mine, sizeof mine, d, sizeof d, &stsm_mma_warp, nullptr, "mma.m16n8k16", true);
+}
+
+// ldmatrix for the whole warp, run by the last lane to arrive: shared memory is read after
+// every lane's earlier code and before any lane's later code, as one instruction would.
+template <int Matrices, bool Trans>
+void stsm_ldmatrix_warp(const unsigned char* in, unsigned char* out, int, const void*) {
+    const unsigned char* rows[32];
+    for (int l = 0; l < 32; ++l) std::memcpy(&rows[l], in + (size_t)l * ::stsm_emu::kWarpSlotBytes, sizeof rows[l]);
+    // Only lanes 0 .. 8·Matrices-1 give addresses (the others are ignored, as on the GPU).
+    for (int l = 0; l < 8 * Matrices; ++l)
+        if ((uintptr_t)rows[l] % 16 != 0)
+            throw std::runtime_error("ldmatrix: row address of lane " + std::to_string(l) + " not 16-byte aligned");
+    ::stsm_emu::note_ldmatrix(reinterpret_cast<const void* const*>(rows), Matrices);
+    for (int lane = 0; lane < 32; ++lane) {
+        unsigned r[Matrices];
+        for (int m = 0; m < Matrices; ++m) {
+            if (!Trans) {
+                std::memcpy(&r[m], rows[8 * m + lane / 4] + 4 * (lane % 4), 4);
+            } else {
+                unsigned short lo, hi;
+                std::memcpy(&lo, rows[8 * m + 2 * (lane % 4)] + 2 * (lane / 4), 2);
+                std::memcpy(&hi, rows[8 * m + 2 * (lane % 4) + 1] + 2 * (lane / 4), 2);
+                r[m] = (unsigned)lo | (unsigned)hi << 16;
+            }
+        }
+        std::memcpy(out + (size_t)lane * ::stsm_emu::kWarpSlotBytes, r, sizeof r);
     }
 }
 
 template <int Matrices, bool Trans>
 __device__ __forceinline__ void stsm_ldmatrix(unsigned* r, const void* row) {
-    if ((uintptr_t)row % 16 != 0) throw std::runtime_error("ldmatrix: row address not 16-byte aligned");
-    const unsigned char* all =
-        static_cast<const unsigned char*>(::stsm_emu::warp_gather_begin(&row, sizeof row, "ldmatrix", true));
-    const unsigned char* rows[32];
-    for (int l = 0; l < 32; ++l) std::memcpy(&rows[l], all + (size_t)l * ::stsm_emu::kGatherSlotBytes, sizeof rows[l]);
-    const int lane = ::stsm_emu::lane_id();
-    // Shared memory is read between the warp's two meetings, as one instruction would.
-    for (int m = 0; m < Matrices; ++m) {
-        if (!Trans) {
-            std::memcpy(&r[m], rows[8 * m + lane / 4] + 4 * (lane % 4), 4);
-        } else {
-            unsigned short lo, hi;
-            std::memcpy(&lo, rows[8 * m + 2 * (lane % 4)] + 2 * (lane / 4), 2);
-            std::memcpy(&hi, rows[8 * m + 2 * (lane % 4) + 1] + 2 * (lane / 4), 2);
-            r[m] = (unsigned)lo | (unsigned)hi << 16;
-        }
-    }
-    if (lane == 0) ::stsm_emu::note_ldmatrix(reinterpret_cast<const void* const*>(rows), Matrices);
-    ::stsm_emu::warp_gather_end("ldmatrix");
+    ::stsm_emu::warp_collective(&row, sizeof row, r, Matrices * sizeof(unsigned), &stsm_ldmatrix_warp<Matrices, Trans>,
+                                nullptr, "ldmatrix", true);
 }
 
 __device__ __forceinline__ void ldmatrix_x1(unsigned (&r)[1], const void* row) { stsm_ldmatrix<1, false>(r, row); }

@@ -5,7 +5,8 @@
 # instruments, so an out-of-bounds shared-memory index is caught like any global overflow;
 # -fsanitize=bounds (part of undefined) catches in-array index overflow.
 # With --thread: ThreadSanitizer instead, which finds a missing __syncthreads (a data race
-# between the OS threads that emulate a block).
+# between the fibers that emulate a block's threads: each is its own TSan fiber, switches carry
+# no synchronisation, and only barriers order accesses; src/backend/cuda/emu/fiber.hpp).
 # A separate target directory per mode keeps the normal build untouched; CI, which has nothing
 # to keep, sets STSM_SANITIZE_TARGET_DIR=target to reuse the compiled dependencies.
 set -euo pipefail

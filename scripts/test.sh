@@ -54,8 +54,8 @@ stage "clippy" cargo clippy --locked --all-targets -- -D warnings
 stage "clippy-emu" cargo clippy --locked --all-targets --features cuda-emulation -- -D warnings
 stage "tests" cargo test --locked --no-fail-fast
 # The CUDA kernels on the CPU emulation of the execution model (kernels/README.md, layer 2),
-# `train` on the emulated device against the CPU (train_device: minutes, the emulator is slow),
-# and `bench --device cuda-emu` at tiny sizes (cli_bench_device).
+# `train` on the emulated device against the CPU (train_device: its longest test, ~15 s), and
+# `bench --device cuda-emu` at tiny sizes (cli_bench_device).
 stage "cuda-emu" cargo test --locked --no-fail-fast --features cuda-emulation \
     --test cuda_emulation --test emulator_selftest --test tiny_net_emulated --test train_device \
     --test conv3d_bf16_emulated --test cli_bench_device

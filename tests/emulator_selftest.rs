@@ -376,6 +376,20 @@ fn ldmatrix_follows_the_ptx_fragment_layout() {
     }
 }
 
+#[test]
+fn a_misaligned_ldmatrix_row_is_an_error() {
+    let err = run_bytes(
+        "emu_selftest_ldmatrix_probe",
+        LaunchConfig::linear(1, 32, 0),
+        &[0u8; 4],
+        &[0u8; 4],
+        &vec![0u8; 32 * 14 * 4],
+        1,
+    )
+    .unwrap_err();
+    assert!(err.contains("row address of lane 3 not 16-byte aligned"), "{err}");
+}
+
 /// 64 threads × two groups of one 16-byte cp.async; thread 5 copies 7 bytes and thread 6
 /// none of its first chunk (zero fill).
 fn cp_async_case(kernel: &str) -> (Vec<u32>, Vec<u32>, Vec<u32>, Vec<u32>) {

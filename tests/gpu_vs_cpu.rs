@@ -39,3 +39,16 @@ fn tiny_net_sgd_steps_on_the_gpu_match_the_cpu() {
         common::tiny::assert_tracks_cpu(dev);
     }
 }
+
+/// The bf16 tensor-core path (tests/common/bf16_cases.rs) on the GPU: fp32 stores within 1e-4
+/// relative, since the tensor cores add in another order than the emulator's sequential fp32.
+#[test]
+fn bf16_conversions_layouts_and_tensor_core_convs_match_the_cpu() {
+    use common::bf16_cases as bf16;
+    if let Some(dev) = gpu() {
+        bf16::bf16_conversions_match_the_cpu_bit_for_bit(dev);
+        bf16::bf16_layouts_match_the_cpu(dev);
+        bf16::conv_cases_match_the_reference(dev, &bf16::ragged_cases(), 1e-4);
+        bf16::conv_cases_match_the_reference(dev, &bf16::c3d_channel_cases(), 1e-4);
+    }
+}

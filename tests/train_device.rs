@@ -20,9 +20,9 @@ use stsm_engine::train::{self, metrics, TrainConfig};
 /// emulated device: 3.9e-7 (in momentum/fc8.weight); the test loss agreed to 1.1e-8 relative.
 const TOLERANCE: f64 = 1e-4;
 
-/// `tiny_c3d` shrunk as far as it goes, because the emulator needs about 100 s per tiny-c3d step
-/// (every block's 256 threads are OS threads meeting at barriers; the whole test took 8 min on
-/// the shared 2-core machine, 4 steps and 2 test passes on the device): 16-frame clips
+/// `tiny_c3d` shrunk as far as it goes, because the emulator is slow (about 100 s per tiny-c3d
+/// step when a block's threads were OS threads; with fibers the whole test, 4 steps and 2 test
+/// passes on the device, takes about 13 s on the shared 2-core machine): 16-frame clips
 /// cropped to 16×16 (C3D's five pools need both), 2 classes, one training and one test video
 /// each, no validation videos (test scoring is the same code), one batch per epoch, 2 epochs
 /// (warm-up, then the first exploration epoch: the sampler's tables are filled from the

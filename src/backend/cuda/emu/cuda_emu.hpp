@@ -4,8 +4,8 @@
 // whose deadlocks and divergence are reported at once; static __shared__ storage is
 // process-wide static memory in the `stsm_shared` section (sound because one block runs at a
 // time and launches are serialised), refilled with NaN bytes before every block; warp
-// shuffles and the tensor-core primitives (kernels/mma.cuh) go through a per-warp exchange
-// area between two meetings of a per-warp barrier.
+// shuffles and the tensor-core primitives (kernels/mma.cuh) are one meeting of a per-warp
+// barrier at which the last lane to arrive computes the whole warp's results.
 #pragma once
 
 #include <math.h>
@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <cstring>
 #include <stdexcept>
+#include <string>
 
 #define STSM_EMULATION 1
 
@@ -40,15 +41,17 @@ void* dynamic_shared();
 // (or the caller's own when `src` is outside the warp).
 u64 warp_exchange(u64 bits, int src);
 
-// Warp-collective operations (shuffles, mma, ldmatrix): every lane of the calling warp
-// deposits `bytes` (at most kGatherSlotBytes) from `mine`; once all lanes have, each gets the
-// 32 deposits (slot = lane) and may read shared memory; warp_gather_end() meets the lanes
-// again, after which the slots may be overwritten. `what` names the operation in errors;
-// `full_warp` makes a warp of fewer than 32 threads an error (mma, ldmatrix).
-constexpr size_t kGatherSlotBytes = 32;
-const void* warp_gather_begin(const void* mine, size_t bytes, const char* what, bool full_warp);
-void warp_gather_end(const char* what);
-int lane_id();
+// Warp-collective operations (shuffles, mma, ldmatrix) as one meeting of the warp: every lane
+// deposits `in_bytes` (at most kWarpSlotBytes) from `in`; the last lane to arrive runs
+// compute(inputs, outputs, lanes, ctx) once for the whole warp (input and output slot of lane
+// l at l·kWarpSlotBytes; shared memory read there is read as one instruction would, after
+// every lane's earlier code and before any lane's later code); then every lane copies its
+// output slot to `out` (out_bytes). `what` names the operation in errors; `full_warp` makes a
+// warp of fewer than 32 threads an error (mma, ldmatrix).
+constexpr size_t kWarpSlotBytes = 48;
+using WarpCompute = void (*)(const unsigned char* in, unsigned char* out, int lanes, const void* ctx);
+void warp_collective(const void* in, size_t in_bytes, void* out, size_t out_bytes, WarpCompute compute,
+                     const void* ctx, const char* what, bool full_warp);
 
 // cp.async emulation (kernels/mma.cuh): the copy is queued with its source bytes read now and
 // its destination filled with NaN bytes; it lands at the cp_async_wait that retires its group.

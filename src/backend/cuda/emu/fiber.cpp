@@ -102,7 +102,7 @@ Fiber::~Fiber() {
     munmap(mapping_, mapping_bytes_);
 }
 
-void Fiber::start(void (*entry)(void*), void* arg) {
+STSM_NO_TSAN void Fiber::start(void (*entry)(void*), void* arg) {
     // The frame stsm_emu_fiber_switch pops (from low to high): MXCSR and x87 control word,
     // r15, r14, r13 = entry, r12 = arg, rbx, rbp = 0 (ends frame-pointer walks), return
     // address = boot. After the ret, rsp = top, 16-byte aligned as a call site needs.
@@ -132,9 +132,9 @@ FiberContext thread_context() {
     return c;
 }
 
-void switch_fiber(FiberContext& from, FiberContext& to, bool from_finished) {
-    to.resumed_from = &from;
+STSM_NO_TSAN void switch_fiber(FiberContext& from, FiberContext& to, bool from_finished) {
 #ifdef __SANITIZE_ADDRESS__
+    to.resumed_from = &from;
     // A finished fiber's frames never return: clear their poison so the stack can be reused.
     if (from_finished) __asan_handle_no_return();
     __sanitizer_start_switch_fiber(from_finished ? nullptr : &from.asan_fake_stack, to.stack_bottom, to.stack_size);
@@ -150,7 +150,7 @@ void switch_fiber(FiberContext& from, FiberContext& to, bool from_finished) {
 #endif
 }
 
-void fiber_started(FiberContext& self) {
+STSM_NO_TSAN void fiber_started(FiberContext& self) {
 #ifdef __SANITIZE_ADDRESS__
     // Learns the stack of the context that started us (the OS thread's, for the scheduler).
     FiberContext* from = self.resumed_from;

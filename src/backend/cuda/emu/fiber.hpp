@@ -11,6 +11,11 @@
 
 #include <cstddef>
 
+// Fiber plumbing is hidden from ThreadSanitizer: its accesses straddle a switch (TSan would
+// pin them on the wrong fiber) and a finished fiber's frames never return (TSan's shadow call
+// stack would grow with every restart).
+#define STSM_NO_TSAN __attribute__((no_sanitize("thread")))
+
 namespace stsm_emu {
 
 // A place a fiber switch can leave and return to: a fiber, or the OS thread's own stack.
@@ -20,7 +25,7 @@ struct FiberContext {
     const void* stack_bottom = nullptr;  // lowest address of the stack (ASan)
     size_t stack_size = 0;
     void* tsan_fiber = nullptr;          // TSan's fiber (thread state) of this context
-    FiberContext* resumed_from = nullptr;
+    FiberContext* resumed_from = nullptr;  // who switched here last (kept under ASan only)
 };
 
 // A fiber with its own mmap'd stack (a PROT_NONE guard page below it catches overflow).
@@ -48,10 +53,10 @@ FiberContext thread_context();
 // Leaves `from` (which must be the running context) for `to`. Returns when something
 // switches back to `from`. `from_finished`: `from` will never run again (ASan then drops its
 // fake stack and, beforehand, unpoisons its stack for reuse).
-void switch_fiber(FiberContext& from, FiberContext& to, bool from_finished);
+STSM_NO_TSAN void switch_fiber(FiberContext& from, FiberContext& to, bool from_finished);
 
 // Called first thing in a fiber's entry function (completes the sanitizers' switch).
-void fiber_started(FiberContext& self);
+STSM_NO_TSAN void fiber_started(FiberContext& self);
 
 // Happens-before edges for ThreadSanitizer (no-ops otherwise): every access before
 // tsan_release(x) happens before every access after a later tsan_acquire(x).

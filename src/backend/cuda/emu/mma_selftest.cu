@@ -75,7 +75,9 @@ __device__ void mma_via_ldmatrix(ElementwiseParams<float> p) {
 
 // Every ldmatrix variant on a (32, 8) bf16 tile (four 8×8 matrices stacked) whose element
 // (r, c) is r·8 + c; lane l addresses row l. out: 14 words per lane, lane-major: x1, x2 (2),
-// x4 (4), x1.trans, x2.trans (2), x4.trans (4).
+// x4 (4), x1.trans, x2.trans (2), x4.trans (4). For x1 and x2 the lanes whose addresses the
+// instruction ignores (8-31, 16-31) pass misaligned ones. Misaligned (p.n = 1): lane 3 passes
+// a misaligned row to x4, which the emulator must reject.
 __device__ void ldmatrix_probe(ElementwiseParams<float> p) {
     __shared__ __align__(16) unsigned short tile[32][8];
     const int lane = threadIdx.x % 32;
@@ -83,9 +85,14 @@ __device__ void ldmatrix_probe(ElementwiseParams<float> p) {
     __syncthreads();
     unsigned* out = reinterpret_cast<unsigned*>(p.out) + 14 * lane;
     unsigned r1[1], r2[2], r4[4];
-    ldmatrix_x1(r1, &tile[lane][0]);
+    if (p.n == 1) {
+        ldmatrix_x4(r4, &tile[lane][lane == 3 ? 1 : 0]);
+        out[0] = r4[0];
+        return;
+    }
+    ldmatrix_x1(r1, &tile[lane][lane < 8 ? 0 : 1]);
     out[0] = r1[0];
-    ldmatrix_x2(r2, &tile[lane][0]);
+    ldmatrix_x2(r2, &tile[lane][lane < 16 ? 0 : 1]);
     out[1] = r2[0];
     out[2] = r2[1];
     ldmatrix_x4(r4, &tile[lane][0]);
@@ -129,22 +136,24 @@ __device__ void cp_async_groups(ElementwiseParams<float> p) {
 // Conflict-free: st.b32 to word l; st.b128 to bytes 16l; ldmatrix.x4 over rows of 144 bytes;
 // cp.async to bytes 16l. Conflicting (Conflicts): st.b32 to word 2l and to word 32l;
 // ldmatrix.x4 over rows of 128 bytes and ldmatrix.x1 over rows of 64 bytes; cp.async to bytes
-// 128l. p.a: 512 bytes of source; out[l] = xor of the loaded registers (keeps them live).
+// 128l. The two stores of a kernel go to regions 4096 bytes apart (a multiple of 128: the
+// same banks) so that no lane overwrites another's store. p.a: 512 bytes of source; out[l] =
+// xor of the loaded registers (keeps them live).
 template <bool Conflicts>
 __device__ void bank_probe(ElementwiseParams<float> p) {
-    __shared__ __align__(16) unsigned char smem[4608];
+    __shared__ __align__(16) unsigned char smem[8192];
     const int lane = threadIdx.x % 32;
     unsigned acc = 0, r4[4], r1[1];
     const unsigned v[4] = {1u, 2u, 3u, 4u};
     if (!Conflicts) {
         st_shared_b32(smem + 4 * lane, 7u);
-        st_shared_b128(smem + 16 * lane, v);
+        st_shared_b128(smem + 4096 + 16 * lane, v);
         __syncthreads();
         ldmatrix_x4(r4, smem + 144 * lane);
         cp_async_16(smem + 16 * lane, p.a + 4 * lane);
     } else {
         st_shared_b32(smem + 8 * lane, 7u);
-        st_shared_b32(smem + 128 * lane, 7u);
+        st_shared_b32(smem + 4096 + 128 * lane, 7u);
         __syncthreads();
         ldmatrix_x4(r4, smem + 128 * lane);
         ldmatrix_x1(r1, smem + 64 * (lane % 8));

@@ -155,6 +155,7 @@ struct Launch;
 // One emulated CUDA thread: its fiber and state. Kept in a pool across launches.
 struct EmuThread {
     std::unique_ptr<Fiber> fiber;
+    FiberContext* fiber_ctx = nullptr;  // fiber->context(), read without a (TSan-visible) call
     Launch* launch = nullptr;
     int tid = 0;
     ThreadState state;
@@ -176,7 +177,7 @@ struct Launch {
     int threads = 0;
     u64 blocks = 0, current_block = 0;
     std::vector<Chunk16> dynamic_shared;
-    std::vector<u64> gather;  // kGatherSlotBytes per thread for warp collectives
+    std::vector<u64> warp_in, warp_out;  // kWarpSlotBytes per thread for warp collectives
     std::vector<EmuThread*> thread;
     AccessCounts counts[kAccessKinds];  // bank-conflict tally of the whole launch
 
@@ -207,8 +208,10 @@ std::string divergent(const Launch& L, const BarrierState& b, const char* what) 
            std::to_string(b.size.get()) + " threads; the others had returned (divergent barrier)";
 }
 
-// Waits at `b` until all its participants arrive (see the file comment).
-void barrier_wait(BarrierState& b, const char* what) {
+// Waits at `b` until all its participants arrive (see the file comment). The last to arrive
+// runs on_complete() before it lets the others go (a warp collective's computation).
+template <typename OnComplete>
+void barrier_wait(BarrierState& b, const char* what, const OnComplete& on_complete) {
     EmuThread& t = current();
     Launch& L = *t.launch;
     if (L.failed.get()) throw Abort{};
@@ -217,9 +220,11 @@ void barrier_wait(BarrierState& b, const char* what) {
     tsan_release(sync);
     const int arrived = b.arrived.get() + 1;
     if (arrived == b.size.get()) {
+        tsan_acquire(sync);
+        on_complete();  // may throw: the waiters then unwind with the failed launch
+        tsan_release(sync);
         b.arrived.set(0);
         b.generation.set(gen + 1);
-        tsan_acquire(sync);
         return;
     }
     b.arrived.set(arrived);
@@ -230,7 +235,7 @@ void barrier_wait(BarrierState& b, const char* what) {
     t.waiting_on.set(&b);
     t.waiting_gen.set(gen);
     t.status.set(kWaiting);
-    switch_fiber(t.fiber->context(), L.scheduler, false);
+    switch_fiber(*t.fiber_ctx, L.scheduler, false);
     if (b.generation.get() == gen) throw Abort{};  // resumed only to unwind a failed launch
     tsan_acquire(sync);
 }
@@ -247,9 +252,10 @@ void thread_exited(EmuThread& t) {
     check(L.warp_barriers[t.tid / 32], "a warp-collective operation");
 }
 
-void fiber_main(void* arg) {
+// The body of every fiber: one emulated thread's run through the current block.
+STSM_NO_TSAN void fiber_main(void* arg) {
     EmuThread& t = *static_cast<EmuThread*>(arg);
-    fiber_started(t.fiber->context());
+    fiber_started(*t.fiber_ctx);
     Launch& L = *t.launch;
     tsan_acquire(&L.block_start_sync);
     try {
@@ -261,9 +267,9 @@ void fiber_main(void* arg) {
         L.fail(L.where() + ": unknown exception");
     }
     thread_exited(t);
-    tsan_release(&L.block_end_sync);
     t.status.set(kDone);
-    switch_fiber(t.fiber->context(), L.scheduler, true);
+    tsan_release(&L.block_end_sync);
+    switch_fiber(*t.fiber_ctx, L.scheduler, true);
     __builtin_unreachable();
 }
 
@@ -283,7 +289,7 @@ void run_block(Launch& L) {
                 continue;
             t->status.set(kRunnable);
             g_current.store(t, std::memory_order_relaxed);
-            switch_fiber(L.scheduler, t->fiber->context(), false);
+            switch_fiber(L.scheduler, *t->fiber_ctx, false);
             progressed = true;
             if (t->status.get() == kDone) ++done;
         }
@@ -395,6 +401,7 @@ void run_launch(Launch& L) {
     while (g_pool.size() < (size_t)L.threads) {
         auto t = std::make_unique<EmuThread>();
         t->fiber = std::make_unique<Fiber>(kStackBytes);
+        t->fiber_ctx = &t->fiber->context();
         g_pool.push_back(std::move(t));
     }
     L.thread.resize(L.threads);
@@ -424,40 +431,47 @@ void run_launch(Launch& L) {
 
 ThreadState& state() { return current().state; }
 
-void syncthreads() { barrier_wait(current().launch->block_barrier, "__syncthreads"); }
+void syncthreads() {
+    barrier_wait(current().launch->block_barrier, "__syncthreads", [] {});
+}
 
 void* dynamic_shared() { return current().launch->dynamic_shared.data(); }
 
-int lane_id() { return current().tid % 32; }
-
-const void* warp_gather_begin(const void* mine, size_t bytes, const char* what, bool full_warp) {
+void warp_collective(const void* in, size_t in_bytes, void* out, size_t out_bytes, WarpCompute compute,
+                     const void* ctx, const char* what, bool full_warp) {
     EmuThread& t = current();
     Launch& L = *t.launch;
-    const int warp = t.tid / 32;
+    const int warp = t.tid / 32, lane = t.tid % 32;
     BarrierState& b = L.warp_barriers[warp];
     if (full_warp && b.size.get() != 32)
         throw std::runtime_error(std::string(what) + " needs a full warp of 32 threads; this warp has " +
                                  std::to_string(b.size.get()));
-    if (bytes > kGatherSlotBytes) throw std::runtime_error(std::string(what) + ": warp gather slot too small");
-    unsigned char* area = reinterpret_cast<unsigned char*>(L.gather.data());
-    std::memcpy(area + (size_t)t.tid * kGatherSlotBytes, mine, bytes);
-    barrier_wait(b, what);
-    return area + (size_t)warp * 32 * kGatherSlotBytes;
-}
-
-void warp_gather_end(const char* what) {
-    EmuThread& t = current();
-    barrier_wait(t.launch->warp_barriers[t.tid / 32], what);
+    if (in_bytes > kWarpSlotBytes || out_bytes > kWarpSlotBytes)
+        throw std::runtime_error(std::string(what) + ": warp collective slot too small");
+    unsigned char* in_area = reinterpret_cast<unsigned char*>(L.warp_in.data()) + (size_t)warp * 32 * kWarpSlotBytes;
+    unsigned char* out_area = reinterpret_cast<unsigned char*>(L.warp_out.data()) + (size_t)warp * 32 * kWarpSlotBytes;
+    std::memcpy(in_area + (size_t)lane * kWarpSlotBytes, in, in_bytes);
+    barrier_wait(b, what, [&] { compute(in_area, out_area, b.size.get(), ctx); });
+    std::memcpy(out, out_area + (size_t)lane * kWarpSlotBytes, out_bytes);
 }
 
 u64 warp_exchange(u64 bits, int src) {
-    const unsigned char* all =
-        static_cast<const unsigned char*>(warp_gather_begin(&bits, sizeof bits, "a warp shuffle", false));
-    EmuThread& t = current();
-    const int size = t.launch->warp_barriers[t.tid / 32].size.get();
-    u64 r = bits;
-    if (src >= 0 && src < size) std::memcpy(&r, all + (size_t)src * kGatherSlotBytes, sizeof r);
-    warp_gather_end("a warp shuffle");
+    struct In {
+        u64 bits;
+        int src;
+    };
+    const In mine{bits, src};
+    auto compute = [](const unsigned char* in, unsigned char* out, int lanes, const void*) {
+        for (int l = 0; l < lanes; ++l) {
+            In me, from;
+            std::memcpy(&me, in + (size_t)l * kWarpSlotBytes, sizeof me);
+            from = me;
+            if (me.src >= 0 && me.src < lanes) std::memcpy(&from, in + (size_t)me.src * kWarpSlotBytes, sizeof from);
+            std::memcpy(out + (size_t)l * kWarpSlotBytes, &from.bits, sizeof from.bits);
+        }
+    };
+    u64 r;
+    warp_collective(&mine, sizeof mine, &r, sizeof r, compute, nullptr, "a warp shuffle", false);
     return r;
 }
 
@@ -563,7 +577,8 @@ extern "C" int stsm_emu_launch(const char* name, int mutant, const unsigned grid
     L.blocks = (u64)grid[0] * grid[1] * grid[2];
     try {
         L.dynamic_shared.resize(shared_bytes / sizeof(Chunk16) + 1);
-        L.gather.assign(threads * kGatherSlotBytes / sizeof(u64), 0);
+        L.warp_in.assign(threads * kWarpSlotBytes / sizeof(u64), 0);
+        L.warp_out.assign(threads * kWarpSlotBytes / sizeof(u64), 0);
         L.warp_barriers = std::vector<BarrierState>((threads + 31) / 32);
         run_launch(L);
     } catch (const std::exception& e) {  // the emulator's own failure (memory for stacks)

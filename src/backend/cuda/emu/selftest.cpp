@@ -24,7 +24,7 @@ extern "C" __global__ void emu_selftest_divergent_sync_f32(ElementwiseParams<flo
 }
 
 // Half a warp waits at __syncthreads while the other half waits in a shuffle: neither barrier
-// can complete and nobody exits, so only the watchdog can end it.
+// can complete and nobody exits: the scheduler finds no runnable thread and reports it.
 extern "C" __global__ void emu_selftest_deadlock_f32(ElementwiseParams<float> p) {
     if (threadIdx.x < 16) {
         __syncthreads();

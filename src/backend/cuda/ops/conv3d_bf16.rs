@@ -8,7 +8,7 @@ use super::common::{self as c, empty, ptr};
 use crate::backend::cuda::launcher::{KernelLauncher, LaunchConfig};
 use crate::backend::cuda::params::{as_bytes, Conv3dBf16Params, StsmDiv};
 use crate::error::{Error, Result};
-use crate::ops::geometry::Conv3dGeometry;
+use crate::tensor::geometry::Conv3dGeometry;
 use crate::tensor::{DType, Tensor};
 use std::sync::Arc;
 
