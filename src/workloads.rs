@@ -246,10 +246,7 @@ pub fn prepare(w: &Workload) -> Result<Box<dyn FnMut() -> Result<()>>> {
 pub fn prepare_on(w: &Workload, device: Device, precision: Precision) -> Result<Box<dyn FnMut() -> Result<()>>> {
     let on_device = |t: Tensor| t.to_device(device);
     match (&w.spec, precision) {
-        (Spec::Conv { .. }, Precision::Bf16) if device != Device::Cpu => Err(Error::argument(
-            "--precision",
-            "bf16 needs the tensor-core conv kernels",
-        )),
+        (spec @ Spec::Conv { .. }, Precision::Bf16) if device != Device::Cpu => prepare_conv_bf16(spec, &on_device),
         (_, Precision::Bf16) => Err(Error::argument(
             "--precision",
             format!(
@@ -264,6 +261,51 @@ pub fn prepare_on(w: &Workload, device: Device, precision: Precision) -> Result<
         )),
         (spec, Precision::Fp32) => prepare_fp32(spec, &on_device),
     }
+}
+
+/// A conv workload on the bf16 tensor-core kernels: activations channels-last bf16, made once
+/// here (as the previous layer's bf16 epilogue would hand them over); the weights converted to
+/// the GEMM layouts inside each run, as a training step does once; forward with the fused
+/// bias + ReLU epilogue; backward: the input gradient (gather form) and the weight gradient.
+/// The bias gradient, a reduction of gy that no bf16 kernel computes yet, is not timed.
+fn prepare_conv_bf16(
+    spec: &Spec,
+    on_device: &dyn Fn(Tensor) -> Result<Tensor>,
+) -> Result<Box<dyn FnMut() -> Result<()>>> {
+    use crate::backend::cuda::ops::{bf16, conv3d_bf16};
+    let Spec::Conv {
+        input,
+        out_channels,
+        backward,
+        input_grad,
+    } = spec
+    else {
+        return Err(Error::argument("--precision", "bf16 runs conv workloads only"));
+    };
+    let x32 = on_device(random(input, 1)?)?;
+    let wt = on_device(random(&[*out_channels, input[1], 3, 3, 3], 2)?)?;
+    let b = on_device(random(&[*out_channels], 3)?)?;
+    let g = Conv3dGeometry::new(
+        x32.shape(),
+        wt.shape(),
+        &Conv3dOptions {
+            stride: [1; 3],
+            padding: [1; 3],
+        },
+    )?;
+    let x = bf16::to_channels_last(&x32)?;
+    let gy = bf16::to_channels_last(&on_device(random(&g.output_dims(), 4)?)?)?;
+    let (backward, input_grad) = (*backward, *input_grad);
+    Ok(Box::new(move || {
+        conv3d_bf16::forward(&x, &bf16::forward_weights(&wt)?, Some(&b), &g, true, false)?;
+        if backward {
+            if input_grad {
+                conv3d_bf16::x_backward(&gy, &bf16::x_backward_weights(&wt)?, &g, false)?;
+            }
+            conv3d_bf16::weight_backward(&gy, &x, &g)?;
+        }
+        Ok(())
+    }))
 }
 
 fn prepare_fp32(spec: &Spec, on_device: &dyn Fn(Tensor) -> Result<Tensor>) -> Result<Box<dyn FnMut() -> Result<()>>> {

@@ -135,3 +135,36 @@ fn fp32_conv_layers_run_on_the_emulated_device() {
         assert!((rate * ms * 1e6 / flops - 1.0).abs() < 1e-9, "{r}");
     }
 }
+
+#[cfg(feature = "cuda-emulation")]
+#[test]
+fn bf16_conv_layers_run_on_the_emulated_device() {
+    let (ok, out, err) = engine(&[
+        "bench",
+        "--device",
+        "cuda-emu",
+        "--precision",
+        "bf16",
+        "--batch",
+        "1",
+        "--tiny",
+        "--repeat",
+        "1",
+        "--json",
+        "conv1a-tiny-fwdbwd-b1",
+        "conv3b-tiny-fwdbwd-b1",
+    ]);
+    assert!(ok, "{err}");
+    let report = json(&out);
+    assert_eq!(
+        (&report["device"], &report["precision"]),
+        (&"cuda-emu".into(), &"bf16".into())
+    );
+    let results = report["results"].as_array().unwrap();
+    // conv3b tiny: 16 -> 16 channels on 1x4x4, 27 taps, batch 1; three GEMMs of that size.
+    let flops = 3.0 * 2.0 * 16.0 * 16.0 * 16.0 * 27.0;
+    let r = &results[1];
+    assert_eq!(r["name"], "conv3b-tiny-fwdbwd-b1");
+    let (ms, rate) = (r["best_ms"].as_f64().unwrap(), r["rate"].as_f64().unwrap());
+    assert!(ms > 0.0 && (rate * ms * 1e6 / flops - 1.0).abs() < 1e-9, "{r}");
+}

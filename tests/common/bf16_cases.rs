@@ -183,6 +183,7 @@ pub struct ConvCase {
     pub plans: Vec<Plan>,
 }
 
+#[allow(clippy::too_many_arguments)] // one line per case reads best as a table
 fn case(
     name: &'static str,
     batch: usize,
