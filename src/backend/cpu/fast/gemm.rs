@@ -5,8 +5,10 @@
 #[cfg(target_arch = "x86_64")]
 use super::direct_conv;
 use super::microkernel::has_avx2_fma;
-use super::{packed_conv, packed_wgrad};
+use super::{packed_conv, packed_wgrad, sgd};
+use crate::backend::cpu::reference;
 use crate::ops::geometry::Conv3dGeometry;
+use crate::optim::SgdStep;
 use crate::tensor::Float;
 
 /// The float types the fast path runs in: f32 for work, f64 for full-size parity checks.
@@ -43,6 +45,19 @@ pub trait FastFloat: Float {
     /// type, CPU and geometry have one.
     fn simd_conv_weight_backward(_gy: &[Self], _x: &[Self], _g: &Conv3dGeometry) -> Option<Vec<Self>> {
         None
+    }
+
+    /// `reference::optim::sgd_step_into`, vectorised where this type has a SIMD update
+    /// (`sgd.rs`, same bits).
+    fn sgd_step_into(
+        p: &[Self],
+        g: &[Self],
+        buf: Option<&[Self]>,
+        h: &SgdStep,
+        new_p: &mut [Self],
+        new_buf: &mut [Self],
+    ) {
+        reference::optim::sgd_step_into(p, g, buf, h, new_p, new_buf)
     }
 }
 
@@ -82,6 +97,10 @@ impl FastFloat for f32 {
         (has_avx2_fma() && worth)
             .then(|| packed_conv::x_backward(gy, w, g))
             .flatten()
+    }
+
+    fn sgd_step_into(p: &[f32], g: &[f32], buf: Option<&[f32]>, h: &SgdStep, new_p: &mut [f32], new_buf: &mut [f32]) {
+        sgd::step_into(p, g, buf, h, new_p, new_buf)
     }
 
     fn simd_conv_weight_backward(gy: &[f32], x: &[f32], g: &Conv3dGeometry) -> Option<Vec<f32>> {
