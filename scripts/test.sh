@@ -43,6 +43,8 @@ train_smoke() {
 eval "$(scripts/install-nvrtc.sh)"
 
 stage "format" cargo fmt --check
+# No import cycle between top-level modules, nor inside backend/cpu/fast/ (under a second).
+stage "layering" scripts/check-layering.sh
 stage "build" cargo build --all-targets --locked
 stage "tests" cargo test --locked --no-fail-fast
 # The CUDA kernels on the CPU emulation of the execution model (kernels/README.md, layer 2), and

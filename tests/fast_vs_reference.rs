@@ -6,9 +6,10 @@ use std::io::Write;
 use std::mem::MaybeUninit;
 use std::sync::Mutex;
 
+use stsm_engine::backend::cpu::fast::conv3d::{packed as packed_conv, packed_wgrad};
 use stsm_engine::backend::cpu::fast::isa::{self, CpuIsa};
 use stsm_engine::backend::cpu::fast::pool3d::{self, Kernels};
-use stsm_engine::backend::cpu::fast::{packed_conv, packed_wgrad, CpuFast};
+use stsm_engine::backend::cpu::fast::CpuFast;
 use stsm_engine::backend::cpu::reference::CpuReference;
 use stsm_engine::backend::Backend;
 use stsm_engine::ops::{Conv3dGeometry, Conv3dOptions, Pool3dGeometry, Pool3dOptions};
@@ -266,7 +267,7 @@ fn direct_conv_kernels_match_the_reference() {
         "direct_conv_kernels_match_the_reference",
         &[CpuIsa::Avx2, CpuIsa::Avx512],
         |level| {
-            use stsm_engine::backend::cpu::fast::direct_conv;
+            use stsm_engine::backend::cpu::fast::conv3d::direct as direct_conv;
             let (mut applied, mut x_grads) = (0, 0);
             for (case, (xd, wd, stride, padding)) in CONV_CASES.iter().enumerate() {
                 let (x, w, b) = (tensor(xd, 31), tensor(wd, 32), tensor(&[wd[0]], 33));

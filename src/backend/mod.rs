@@ -4,13 +4,15 @@
 
 pub mod cpu;
 pub mod cuda;
+pub mod dropout_mask;
+pub mod optim;
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
 use crate::error::Result;
-use crate::ops::geometry::{Conv3dGeometry, Pool3dGeometry};
-use crate::optim::{SgdStep, SgdTensors};
+use crate::tensor::geometry::{Conv3dGeometry, Pool3dGeometry};
 use crate::tensor::{Device, Tensor};
+use optim::{SgdStep, SgdTensors};
 
 /// Values in the online-softmax state of a set of windows S (fused scoring, `window_pool_forward`):
 /// anchor = the window maximising γ·S (the max for γ ≥ 0, the min for γ < 0), z = Σ e^{γ(S − anchor)},

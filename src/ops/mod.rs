@@ -5,7 +5,6 @@
 pub mod arith;
 pub mod conv3d;
 pub mod dropout;
-pub mod geometry;
 pub mod layout;
 pub mod linear;
 pub mod loss;
@@ -13,4 +12,7 @@ pub mod pool3d;
 pub mod relu;
 pub mod temporal;
 
+/// The geometry of the windowed ops lives with the tensor types, below the backends that index
+/// with it; callers keep naming it `ops::geometry`.
+pub use crate::tensor::geometry;
 pub use geometry::{Conv3dGeometry, Conv3dOptions, Pool3dGeometry, Pool3dOptions};

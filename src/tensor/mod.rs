@@ -1,7 +1,9 @@
 //! Contiguous, immutable tensors with a runtime shape. Cloning is cheap (the storage is shared);
 //! every op returns a new tensor.
 
+pub mod device_memory;
 mod dtype;
+pub mod geometry;
 mod shape;
 mod storage;
 
@@ -65,6 +67,21 @@ impl Tensor {
         .to_device(self.device())
     }
 
+    /// A tensor over host storage holding exactly `dims`' element count.
+    pub fn from_cpu(dims: &[usize], storage: CpuStorage) -> Result<Tensor> {
+        let shape = Shape::new(dims)?;
+        if shape.numel() != storage.len() {
+            return Err(Error::shape(
+                "tensor",
+                format!("shape {shape} needs {} elements, got {}", shape.numel(), storage.len()),
+            ));
+        }
+        Ok(Tensor {
+            shape,
+            storage: Arc::new(Storage::Cpu(storage)),
+        })
+    }
+
     /// A tensor over device storage holding exactly `dims`' element count.
     pub fn from_cuda(dims: &[usize], storage: CudaStorage) -> Result<Tensor> {
         let shape = Shape::new(dims)?;
@@ -82,28 +99,6 @@ impl Tensor {
             shape,
             storage: Arc::new(Storage::Cuda(storage)),
         })
-    }
-
-    /// A copy on `device` (this tensor itself when it is already there). Host <-> device
-    /// copies go through the device's launcher; device -> other device goes via the host.
-    pub fn to_device(&self, device: Device) -> Result<Tensor> {
-        if device == self.device() {
-            return Ok(self.clone());
-        }
-        let host = match self.storage.as_ref() {
-            Storage::Cpu(s) => s.clone(),
-            Storage::Cuda(s) => crate::backend::cuda::device::download(s)?,
-        };
-        match device {
-            Device::Cpu => Ok(Tensor {
-                shape: self.shape.clone(),
-                storage: Arc::new(Storage::Cpu(host)),
-            }),
-            Device::Cuda(_) | Device::CudaEmu => {
-                let launcher = crate::backend::cuda::device::launcher_for(device)?;
-                Tensor::from_cuda(self.dims(), crate::backend::cuda::device::upload(&host, &launcher)?)
-            }
-        }
     }
 
     pub fn shape(&self) -> &Shape {

@@ -5,8 +5,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use crate::backend::cuda::launcher::DeviceBuffer;
-
+use super::device_memory::DeviceBuffer;
 use super::dtype::DType;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

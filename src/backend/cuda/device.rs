@@ -1,10 +1,11 @@
-//! Which launcher runs a device's kernels, and copies between host and device storage.
+//! Which launcher runs a device's kernels, and copies between host and device storage
+//! (`Tensor::to_device`, defined here so that `tensor` needs nothing from this backend).
 
 use std::sync::Arc;
 
 use super::launcher::{DeviceBuffer, KernelLauncher};
 use crate::error::{Error, Result};
-use crate::tensor::{CpuStorage, CudaStorage, DType, Device};
+use crate::tensor::{CpuStorage, CudaStorage, DType, Device, Storage, Tensor};
 
 /// The launcher of a CUDA or emulated device, created on first use.
 pub fn launcher_for(device: Device) -> Result<Arc<dyn KernelLauncher>> {
@@ -95,4 +96,25 @@ pub fn alloc(launcher: &Arc<dyn KernelLauncher>, dtype: DType, len: usize) -> Re
         dtype,
         len,
     })
+}
+
+impl Tensor {
+    /// A copy on `device` (this tensor itself when it is already there). Host <-> device
+    /// copies go through the device's launcher; device -> other device goes via the host.
+    pub fn to_device(&self, device: Device) -> Result<Tensor> {
+        if device == self.device() {
+            return Ok(self.clone());
+        }
+        let host = match self.storage() {
+            Storage::Cpu(s) => s.clone(),
+            Storage::Cuda(s) => download(s)?,
+        };
+        match device {
+            Device::Cpu => Tensor::from_cpu(self.dims(), host),
+            Device::Cuda(_) | Device::CudaEmu => {
+                let launcher = launcher_for(device)?;
+                Tensor::from_cuda(self.dims(), upload(&host, &launcher)?)
+            }
+        }
+    }
 }

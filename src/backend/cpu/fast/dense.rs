@@ -2,7 +2,8 @@
 
 use rayon::prelude::*;
 
-use super::gemm::{gemm, FastFloat, MatRef, SendPtr};
+use super::gemm::{gemm, FastFloat, MatRef};
+use super::send_ptr::SendPtr;
 
 /// Column blocks of `cols` for parallel tasks: (first column, count).
 fn column_blocks(cols: usize) -> Vec<(usize, usize)> {

@@ -6,16 +6,12 @@
 
 pub mod conv3d;
 pub mod dense;
-#[cfg(target_arch = "x86_64")]
-pub mod direct_conv;
 pub mod fma_peak;
 pub mod gemm;
 pub mod isa;
 pub mod microkernel;
-pub mod packed_conv;
-pub mod packed_wgrad;
-pub mod padded_panels;
 pub mod pool3d;
+pub mod send_ptr;
 pub mod sgd;
 pub mod temporal;
 pub mod workspace;
@@ -26,12 +22,12 @@ use rayon::prelude::*;
 
 use super::reference::{self, CpuReference};
 use super::{optional, rows_and_last, with_last_dim};
+use crate::backend::optim::SgdStep;
 use crate::backend::Backend;
 use crate::error::{Error, Result};
-use crate::ops::geometry::{Conv3dGeometry, Pool3dGeometry};
-use crate::optim::SgdStep;
+use crate::tensor::geometry::{Conv3dGeometry, Pool3dGeometry};
 use crate::tensor::{DType, Tensor};
-use gemm::FastFloat;
+use sgd::SgdFloat;
 
 pub struct CpuFast;
 
@@ -362,7 +358,7 @@ impl Backend for CpuFast {
                 .enumerate()
                 .for_each(|(i, (np, nb))| {
                     let r = i * CHUNK..i * CHUNK + np.len();
-                    T::sgd_step_into(&p[r.clone()], &g[r.clone()], buf.map(|b| &b[r]), h, np, nb)
+                    T::step_into(&p[r.clone()], &g[r.clone()], buf.map(|b| &b[r]), h, np, nb)
                 });
             Ok((
                 Tensor::from_vec(param.dims(), new_p)?,

@@ -5,7 +5,24 @@
 
 use super::isa::{self, CpuIsa};
 use crate::backend::cpu::reference;
-use crate::optim::SgdStep;
+use crate::backend::optim::SgdStep;
+use crate::tensor::Float;
+
+/// The float types the fast SGD update runs in: f32 vectorised here, f64 on the reference loop.
+pub trait SgdFloat: Float {
+    /// `reference::optim::sgd_step_into`, with the same bits.
+    fn step_into(p: &[Self], g: &[Self], buf: Option<&[Self]>, h: &SgdStep, new_p: &mut [Self], new_buf: &mut [Self]) {
+        reference::optim::sgd_step_into(p, g, buf, h, new_p, new_buf)
+    }
+}
+
+impl SgdFloat for f64 {}
+
+impl SgdFloat for f32 {
+    fn step_into(p: &[f32], g: &[f32], buf: Option<&[f32]>, h: &SgdStep, new_p: &mut [f32], new_buf: &mut [f32]) {
+        step_into(p, g, buf, h, new_p, new_buf)
+    }
+}
 
 /// `reference::optim::sgd_step_into` for f32 (all slices of one length), vectorised at the
 /// active ISA level; the last elements that fill no vector take the reference loop.

@@ -2,7 +2,7 @@
 //! same (output position, kernel tap) pairs, so the three are one visitor and three one-line
 //! bodies — the gradients are the forward's transpose by construction.
 
-use crate::ops::geometry::Conv3dGeometry;
+use crate::tensor::geometry::Conv3dGeometry;
 use crate::tensor::Float;
 
 /// Calls `f(y_index, x_index, w_index)` for every output element and every kernel tap that

@@ -1,7 +1,7 @@
 //! Elementwise ops as plain loops: relu, inverted dropout, and the add/scale that gradient
 //! accumulation needs.
 
-use crate::ops::dropout::keep_element;
+use crate::backend::dropout_mask::keep_element;
 use crate::tensor::Float;
 
 pub fn relu_forward<T: Float>(x: &[T]) -> Vec<T> {

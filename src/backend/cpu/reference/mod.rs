@@ -12,9 +12,9 @@ pub mod temporal;
 
 use super::super::Backend;
 use super::{optional, rows_and_last, with_last_dim};
+use crate::backend::optim::SgdStep;
 use crate::error::Result;
-use crate::ops::geometry::{Conv3dGeometry, Pool3dGeometry};
-use crate::optim::SgdStep;
+use crate::tensor::geometry::{Conv3dGeometry, Pool3dGeometry};
 use crate::tensor::{Float, Tensor};
 
 pub struct CpuReference;

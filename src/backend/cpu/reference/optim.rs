@@ -1,6 +1,6 @@
 //! The SGD-momentum update of one parameter tensor.
 
-use crate::optim::SgdStep;
+use crate::backend::optim::SgdStep;
 use crate::tensor::Float;
 
 /// Returns (new parameter, new momentum buffer); see `crate::optim::sgd` for the rule.

@@ -1,6 +1,6 @@
 //! Max and average pooling over (T, H, W) as plain loops: the oracle.
 
-use crate::ops::geometry::Pool3dGeometry;
+use crate::tensor::geometry::Pool3dGeometry;
 use crate::tensor::Float;
 
 /// Argmax value for a window that holds no input element (cannot happen with PyTorch's

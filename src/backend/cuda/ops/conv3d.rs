@@ -5,7 +5,7 @@ use super::common::{self as c, empty, launch, ptr};
 use crate::backend::cuda::launcher::LaunchConfig;
 use crate::backend::cuda::params::{Conv3dParams, KernelFloat};
 use crate::error::Result;
-use crate::ops::geometry::Conv3dGeometry;
+use crate::tensor::geometry::Conv3dGeometry;
 use crate::tensor::Tensor;
 
 fn params<T: KernelFloat>(g: &Conv3dGeometry, op: &'static str) -> Result<Conv3dParams<T>> {
@@ -148,7 +148,7 @@ pub fn bias_backward<T: KernelFloat>(gy: &Tensor, g: &Conv3dGeometry) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::Conv3dOptions;
+    use crate::tensor::geometry::Conv3dOptions;
     use crate::tensor::Shape;
 
     fn geometry(x: &[usize], w: &[usize]) -> Conv3dGeometry {

@@ -2,8 +2,8 @@
 
 use super::common::{self as c, empty, launch, ptr};
 use crate::backend::cuda::params::{ElementwiseParams, KernelFloat};
+use crate::backend::dropout_mask::drop_threshold;
 use crate::error::Result;
-use crate::ops::dropout::drop_threshold;
 use crate::tensor::Tensor;
 
 /// out = kernel(a, b) over a's shape.

@@ -12,10 +12,10 @@ pub mod optim;
 pub mod pool3d;
 pub mod temporal;
 
+use crate::backend::optim::{SgdStep, SgdTensors};
 use crate::backend::Backend;
 use crate::error::{Error, Result};
-use crate::ops::geometry::{Conv3dGeometry, Pool3dGeometry};
-use crate::optim::{SgdStep, SgdTensors};
+use crate::tensor::geometry::{Conv3dGeometry, Pool3dGeometry};
 use crate::tensor::{DType, Tensor};
 
 pub struct CudaBackend;

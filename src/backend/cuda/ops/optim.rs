@@ -5,9 +5,9 @@
 use super::common::{self as c, empty, launch, ptr};
 use crate::backend::cuda::launcher::DeviceBuffer;
 use crate::backend::cuda::params::{as_bytes, KernelFloat, SgdParams, SgdSlot};
+use crate::backend::optim::SgdStep;
+pub use crate::backend::optim::SgdTensors;
 use crate::error::{Error, Result};
-use crate::optim::SgdStep;
-pub use crate::optim::SgdTensors;
 use crate::tensor::Tensor;
 
 /// Steps every tensor of `items` in one launch; returns (new param, new momentum) per item.

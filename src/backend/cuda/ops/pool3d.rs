@@ -4,7 +4,7 @@
 use super::common::{self as c, empty, launch, ptr};
 use crate::backend::cuda::params::{KernelFloat, Pool3dParams};
 use crate::error::Result;
-use crate::ops::geometry::Pool3dGeometry;
+use crate::tensor::geometry::Pool3dGeometry;
 use crate::tensor::{DType, Tensor};
 
 fn params<T: KernelFloat>(g: &Pool3dGeometry, op: &'static str, count_include_pad: bool) -> Result<Pool3dParams<T>> {

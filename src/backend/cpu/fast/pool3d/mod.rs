@@ -12,7 +12,7 @@
 
 use std::mem::MaybeUninit;
 
-use crate::ops::geometry::Pool3dGeometry;
+use crate::tensor::geometry::Pool3dGeometry;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;

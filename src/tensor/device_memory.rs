@@ -1,5 +1,7 @@
-//! The one interface between the CUDA backend's Rust launchers and whatever runs kernels:
-//! the real driver (`driver.rs`) or the CPU emulator (`emulator.rs`). Both take the same
+//! Device memory and the one interface between the CUDA backend's Rust launchers and whatever
+//! runs kernels: the real driver (`backend/cuda/driver.rs`) or the CPU emulator
+//! (`backend/cuda/emulator.rs`). Declared here, with the tensor storage that owns device
+//! buffers, so `tensor` needs nothing from the backends. Both take the same
 //! kernel name, grid, block, dynamic shared size and parameter bytes, so the emulation tests
 //! exercise the production launch code.
 

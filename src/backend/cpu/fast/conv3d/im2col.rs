@@ -1,4 +1,6 @@
-//! Conv3d as im2col + GEMM over blocks of output positions, f32 or f64, multi-threaded.
+//! Conv3d as im2col + GEMM over blocks of output positions, f32 or f64, multi-threaded: the path
+//! for every type, CPU and geometry without a SIMD path (`super::ConvFloat`), and the tap helpers
+//! the SIMD paths share.
 //!
 //! Per sample, the output (O, P) with P = T'·H'·W' is W (O × CK) · col (CK × P), where col's row
 //! r = (c, kt, kh, kw) holds the input tap of every output position (zero on the padding) and
@@ -16,9 +18,10 @@
 
 use rayon::prelude::*;
 
-use super::gemm::{gemm, FastFloat, MatRef, SendPtr};
-use super::workspace::Scratch;
-use crate::ops::geometry::Conv3dGeometry;
+use crate::backend::cpu::fast::gemm::{gemm, FastFloat, MatRef};
+use crate::backend::cpu::fast::send_ptr::SendPtr;
+use crate::backend::cpu::fast::workspace::Scratch;
+use crate::tensor::geometry::Conv3dGeometry;
 use crate::tensor::Float;
 
 /// Output positions per block: as wide as possible, since every GEMM call packs the whole
@@ -206,9 +209,6 @@ fn blocks(g: &Conv3dGeometry) -> Vec<(usize, usize, usize)> {
 
 /// x: (N, C, T, H, W), w: (O, C, KT, KH, KW), bias: (O) -> (N, O, T', H', W').
 pub fn forward<T: FastFloat + Scratch>(x: &[T], w: &[T], bias: Option<&[T]>, g: &Conv3dGeometry) -> Vec<T> {
-    if let Some(y) = T::simd_conv_forward(x, w, bias, g) {
-        return y;
-    }
     let (p, ck, o) = (positions(g), rows(g), g.out_channels);
     let x_len = g.in_channels * g.input.iter().product::<usize>();
     let mut y = vec![T::zero(); g.batch * o * p];
@@ -257,9 +257,6 @@ pub fn forward<T: FastFloat + Scratch>(x: &[T], w: &[T], bias: Option<&[T]>, g: 
 
 /// gy: (N, O, T', H', W'), w: (O, C, KT, KH, KW) -> gx: (N, C, T, H, W).
 pub fn x_backward<T: FastFloat + Scratch>(gy: &[T], w: &[T], g: &Conv3dGeometry) -> Vec<T> {
-    if let Some(gx) = T::simd_conv_x_backward(gy, w, g) {
-        return gx;
-    }
     let (p, o, k) = (positions(g), g.out_channels, g.kernel.iter().product::<usize>());
     let ck = rows(g);
     let plane: usize = g.input.iter().product();
@@ -342,9 +339,6 @@ fn weight_grad_rows<T: FastFloat + Scratch>(
 /// with fewer (deep layers at batch 1), threads take slices of output channels instead and
 /// write their rows of gw directly.
 pub fn weight_backward<T: FastFloat + Scratch>(gy: &[T], x: &[T], g: &Conv3dGeometry) -> Vec<T> {
-    if let Some(gw) = T::simd_conv_weight_backward(gy, x, g) {
-        return gw;
-    }
     let (o, ck) = (g.out_channels, rows(g));
     let all = blocks(g);
     let slices = channel_slices(g, all.len());

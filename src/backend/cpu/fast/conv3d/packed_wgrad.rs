@@ -12,11 +12,11 @@
 
 use rayon::prelude::*;
 
-use super::conv3d::{positions, runs, tap_run, valid_w};
-use super::gemm::SendPtr;
-use super::microkernel::{multiply, tile_width, Panels, MR, NR};
-use super::workspace::Scratch;
-use crate::ops::geometry::Conv3dGeometry;
+use super::im2col::{positions, runs, tap_run, valid_w};
+use crate::backend::cpu::fast::microkernel::{multiply, tile_width, Panels, MR, NR};
+use crate::backend::cpu::fast::send_ptr::SendPtr;
+use crate::backend::cpu::fast::workspace::Scratch;
+use crate::tensor::geometry::Conv3dGeometry;
 
 /// Positions per reduction block: a B block (128 × O floats; 256 KB at O = 512) stays in L2
 /// while the A panels of the task's K rows pass.

@@ -13,8 +13,8 @@
 //! padding); only columns past the block differ, and the tile never stores those. Results are
 //! bit-identical to the other B packing.
 
-use super::microkernel::{tile_width, LANES, NR};
-use crate::ops::geometry::Conv3dGeometry;
+use crate::backend::cpu::fast::microkernel::{tile_width, LANES, NR};
+use crate::tensor::geometry::Conv3dGeometry;
 
 /// Floats after the last sample's padded copy: a vector load starting at a block's last real
 /// position may read up to LANES − 1 floats past it.
@@ -132,7 +132,7 @@ pub unsafe fn fill(
     b: *mut f32,
 ) {
     #[cfg(target_arch = "x86_64")]
-    if super::microkernel::has_avx2_fma() {
+    if crate::backend::cpu::fast::microkernel::has_avx2_fma() {
         return fill_avx2(xp, taps, sources, cols, panels, b);
     }
     fill_portable(xp, taps, sources, cols, panels, b)
@@ -197,7 +197,7 @@ unsafe fn fill_avx2(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::geometry::Conv3dOptions;
+    use crate::tensor::geometry::Conv3dOptions;
     use crate::tensor::Shape;
 
     fn geometry(input: [usize; 5], padding: [usize; 3]) -> Conv3dGeometry {

@@ -21,12 +21,12 @@
 
 use rayon::prelude::*;
 
-use super::conv3d::{positions, tap};
-use super::gemm::SendPtr;
-use super::isa::{self, CpuIsa};
-use super::microkernel::{has_avx2_fma, LANES};
-use super::packed_conv::{flipped_weights, transposed};
-use crate::ops::geometry::Conv3dGeometry;
+use super::im2col::{positions, tap};
+use super::packed::{flipped_weights, transposed};
+use crate::backend::cpu::fast::isa::{self, CpuIsa};
+use crate::backend::cpu::fast::microkernel::{has_avx2_fma, LANES};
+use crate::backend::cpu::fast::send_ptr::SendPtr;
+use crate::tensor::geometry::Conv3dGeometry;
 
 /// Output channels per forward tile.
 const OB: usize = 4;

@@ -27,12 +27,12 @@ use std::thread::LocalKey;
 
 use rayon::prelude::*;
 
-use super::conv3d::{positions, runs, tap, tap_run};
-use super::gemm::SendPtr;
-use super::microkernel::{multiply, tile_width, Panels, LANES, MR, NR};
+use super::im2col::{positions, runs, tap, tap_run};
 use super::padded_panels::{self, VectorSource};
-use super::workspace::Scratch;
-use crate::ops::geometry::Conv3dGeometry;
+use crate::backend::cpu::fast::microkernel::{multiply, tile_width, Panels, LANES, MR, NR};
+use crate::backend::cpu::fast::send_ptr::SendPtr;
+use crate::backend::cpu::fast::workspace::Scratch;
+use crate::tensor::geometry::Conv3dGeometry;
 
 /// Depth of a K slab: a B panel slab (KC × 16 floats, 16 KB) stays in L1 while the A panels of
 /// a row chunk stream past it.
@@ -549,7 +549,7 @@ pub fn x_backward(gy: &[f32], w: &[f32], g: &Conv3dGeometry) -> Option<Vec<f32>>
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ops::geometry::Conv3dOptions;
+    use crate::tensor::geometry::Conv3dOptions;
     use crate::tensor::Shape;
 
     fn geometry(input: [usize; 5]) -> Conv3dGeometry {
