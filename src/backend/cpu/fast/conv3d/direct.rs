@@ -10,7 +10,8 @@
 //!
 //! - Forward: a tile is `OB` output channels × 16 positions of one output row (8 ymm
 //!   accumulators); per tap, 4 broadcast weights and 2 input vectors feed 8 FMAs. At the
-//!   AVX-512 level (`avx512`), 64 positions: 4 weights and 4 zmm input vectors feed 16 FMAs.
+//!   AVX-512 level (`avx512`), 64 positions of a row, 32 of two rows or 16 of four (narrow
+//!   rows): 4 weights and 4 zmm input vectors feed 16 FMAs.
 //! - Weight gradient: a task owns `WR` output channels × one input channel × one sample and
 //!   accumulates gy · (input shifted by the tap) over its positions, 9 vector sums per (dt, dh)
 //!   (one per (channel, dw)); the samples' sums are added in order at the end.
@@ -37,12 +38,14 @@ const ZLANES: usize = 16;
 /// Output positions per forward tile at the AVX-512 level: four zmm vectors.
 const TILE_W512: usize = 4 * ZLANES;
 
-/// Output positions per forward tile at the active level.
-fn tile_w() -> usize {
-    if isa::active() == CpuIsa::Avx512 {
-        TILE_W512
-    } else {
-        TILE_W
+/// (zmm vectors along W, output rows) of the AVX-512 forward tiles for output rows `ow` wide:
+/// narrow rows take several rows per tile, so that a tile always has 16 accumulators (enough
+/// independent FMA chains to cover the latency; one 16-wide row would give 4).
+fn wide_tile(ow: usize) -> (usize, usize) {
+    match ow {
+        0..=16 => (1, 4),
+        17..=32 => (2, 2),
+        _ => (TILE_W512 / ZLANES, 1),
     }
 }
 /// Output channels per weight-gradient task: 3 channels × 3 W taps = 9 accumulators, plus 3 gy
@@ -75,10 +78,11 @@ fn padded_input(g: &Conv3dGeometry, x: &[f32], row: usize) -> Vec<f32> {
     out
 }
 
-/// The padded row length that covers every tile's reads: output positions rounded up to whole
-/// tiles, plus the W taps' reach.
+/// The padded row length that covers every tile's reads: output positions rounded up to 16
+/// (a row's last tile, at either level, takes as few 8- or 16-lane vectors as cover its
+/// columns), plus the W taps' reach.
 fn padded_row(g: &Conv3dGeometry) -> usize {
-    g.output[2].next_multiple_of(tile_w()) + KW - 1
+    g.output[2].next_multiple_of(TILE_W) + KW - 1
 }
 
 /// The weights (O, C, KT, KH, KW) regrouped for the forward tiles: for each group of OB output
@@ -116,24 +120,46 @@ pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Conv3dGeometry) -
         let rows = OB.min(o - grp * OB);
         let bias = std::array::from_fn(|r| bias.map_or(0.0, |b| b[(grp * OB + r).min(o - 1)]));
         let (xn, wk) = (&xp[n * sample..][..sample], &wg[grp * group_len..][..group_len]);
-        let wide = isa::active() == CpuIsa::Avx512;
+        if isa::active() == CpuIsa::Avx512 {
+            let (nv, tile_rows) = wide_tile(ow);
+            let mut zh = 0;
+            while zh < oh {
+                // The last rows that fill no tile go one at a time.
+                let rr = if zh + tile_rows <= oh { tile_rows } else { 1 };
+                for zw0 in (0..ow).step_by(nv * ZLANES) {
+                    let cols = (nv * ZLANES).min(ow - zw0);
+                    // Safety: this task alone writes channels grp·OB .. + rows of frame zt; the
+                    // tile reads stay inside xn and wk (see `padded_row`); AVX-512 is present.
+                    unsafe {
+                        let dst = out.get().add((n * o + grp * OB) * p + (zt * oh + zh) * ow + zw0);
+                        let args = (g, xn, row, wk, bias, (zt, zh, zw0), dst, p, rows, cols);
+                        match (rr, cols.div_ceil(ZLANES)) {
+                            (4, _) => avx512::forward_tile::<1, 4>(args),
+                            (2, 1) => avx512::forward_tile::<1, 2>(args),
+                            (2, _) => avx512::forward_tile::<2, 2>(args),
+                            (_, 1) => avx512::forward_tile::<1, 1>(args),
+                            (_, 2) => avx512::forward_tile::<2, 1>(args),
+                            (_, 3) => avx512::forward_tile::<3, 1>(args),
+                            (_, _) => avx512::forward_tile::<4, 1>(args),
+                        }
+                    }
+                }
+                zh += rr;
+            }
+            return;
+        }
         for zh in 0..oh {
-            for zw0 in (0..ow).step_by(tile_w()) {
+            for zw0 in (0..ow).step_by(TILE_W) {
                 // Safety: this task alone writes channels grp·OB .. + rows of frame zt; the tile
-                // reads stay inside xn and wk (see `padded_row`); the level's features are
-                // present.
+                // reads stay inside xn and wk (see `padded_row`); AVX2 + FMA are present.
                 unsafe {
                     let dst = out.get().add((n * o + grp * OB) * p + (zt * oh + zh) * ow + zw0);
-                    let (at, cols) = ((zt, zh, zw0), tile_w().min(ow - zw0));
-                    let args = (g, xn, row, wk, bias, at, dst, p, rows, cols);
-                    // A last tile takes as few vectors as cover its columns.
-                    match (wide, cols.div_ceil(if wide { ZLANES } else { LANES })) {
-                        (true, 1) => avx512::forward_tile::<1>(args),
-                        (true, 2) => avx512::forward_tile::<2>(args),
-                        (true, 3) => avx512::forward_tile::<3>(args),
-                        (true, _) => avx512::forward_tile::<4>(args),
-                        (false, 1) => avx2::forward_tile::<1>(g, xn, row, wk, bias, at, dst, p, rows, cols),
-                        (false, _) => avx2::forward_tile::<2>(g, xn, row, wk, bias, at, dst, p, rows, cols),
+                    let (at, cols) = ((zt, zh, zw0), TILE_W.min(ow - zw0));
+                    // Rows of at most 8 positions (and such last tiles) take the one-vector tile.
+                    if cols > LANES {
+                        avx2::forward_tile::<2>(g, xn, row, wk, bias, at, dst, p, rows, cols);
+                    } else {
+                        avx2::forward_tile::<1>(g, xn, row, wk, bias, at, dst, p, rows, cols);
                     }
                 }
             }
@@ -331,7 +357,7 @@ mod avx2 {
 }
 
 /// The AVX-512 versions of `avx2`'s tiles: four zmm vectors of positions per forward tile (so
-/// 16 accumulators), 16-lane sums in the weight gradient, and masked loads and stores for the
+/// 16 accumulators; over two or four rows where rows are narrow), 16-lane sums in the weight gradient, and masked loads and stores for the
 /// rows' tails. Same sums in the same order per lane as their AVX2 counterparts; the weight
 /// gradient's lanes are added 16 at a time, so its bits are this level's own.
 #[allow(clippy::needless_range_loop)]
@@ -364,25 +390,35 @@ mod avx512 {
         }
     }
 
-    /// `avx2::forward_tile` with NV zmm vectors (cols ≤ NV·16).
+    /// `avx2::forward_tile` with NV zmm vectors (cols ≤ NV·16) on each of RW consecutive
+    /// output rows zh .. zh + RW (all inside the frame; row rr's outputs at dst + rr·W').
     #[target_feature(enable = "avx512f,fma")]
-    pub unsafe fn forward_tile<const NV: usize>((g, xn, row, wk, bias, (zt, zh, zw0), dst, p, rows, cols): TileArgs) {
+    pub unsafe fn forward_tile<const NV: usize, const RW: usize>(
+        (g, xn, row, wk, bias, (zt, zh, zw0), dst, p, rows, cols): TileArgs,
+    ) {
         let [it, ih, _] = g.input;
         let [kt, kh, _] = g.kernel;
-        let mut acc: [[__m512; NV]; OB] = std::array::from_fn(|r| [_mm512_set1_ps(bias[r]); NV]);
+        let ow = g.output[2];
+        let mut acc: [[[__m512; NV]; RW]; OB] = std::array::from_fn(|r| [[_mm512_set1_ps(bias[r]); NV]; RW]);
         for c in 0..g.in_channels {
             for dt in 0..kt {
                 let Some(t) = tap(g, 0, zt, dt) else { continue };
                 for dh in 0..kh {
-                    let Some(h) = tap(g, 1, zh, dh) else { continue };
-                    let src = xn[((c * it + t) * ih + h) * row + zw0..][..NV * ZLANES + KW - 1].as_ptr();
+                    // Each row's input row for this tap, None on the H padding.
+                    let src: [Option<*const f32>; RW] = std::array::from_fn(|rr| {
+                        tap(g, 1, zh + rr, dh)
+                            .map(|h| xn[((c * it + t) * ih + h) * row + zw0..][..NV * ZLANES + KW - 1].as_ptr())
+                    });
                     let w = wk[((c * kt + dt) * kh + dh) * KW * OB..][..KW * OB].as_ptr();
                     for dw in 0..KW {
                         let wv: [__m512; OB] = std::array::from_fn(|r| _mm512_set1_ps(*w.add(dw * OB + r)));
-                        for v in 0..NV {
-                            let xv = _mm512_loadu_ps(src.add(dw + v * ZLANES));
-                            for r in 0..OB {
-                                acc[r][v] = _mm512_fmadd_ps(wv[r], xv, acc[r][v]);
+                        for rr in 0..RW {
+                            let Some(src) = src[rr] else { continue };
+                            for v in 0..NV {
+                                let xv = _mm512_loadu_ps(src.add(dw + v * ZLANES));
+                                for r in 0..OB {
+                                    acc[r][rr][v] = _mm512_fmadd_ps(wv[r], xv, acc[r][rr][v]);
+                                }
                             }
                         }
                     }
@@ -390,12 +426,11 @@ mod avx512 {
             }
         }
         for (r, acc_r) in acc.iter().enumerate().take(rows) {
-            for (v, &a) in acc_r.iter().enumerate() {
-                _mm512_mask_storeu_ps(
-                    dst.add(r * p + v * ZLANES),
-                    first_lanes(cols.saturating_sub(v * ZLANES)),
-                    a,
-                );
+            for (rr, acc_rr) in acc_r.iter().enumerate() {
+                for (v, &a) in acc_rr.iter().enumerate() {
+                    let mask = first_lanes(cols.saturating_sub(v * ZLANES));
+                    _mm512_mask_storeu_ps(dst.add(r * p + rr * ow + v * ZLANES), mask, a);
+                }
             }
         }
     }
