@@ -404,18 +404,24 @@ mod avx512 {
             for dt in 0..kt {
                 let Some(t) = tap(g, 0, zt, dt) else { continue };
                 for dh in 0..kh {
-                    // Each row's input row for this tap, None on the H padding.
-                    let src: [Option<*const f32>; RW] = std::array::from_fn(|rr| {
-                        tap(g, 1, zh + rr, dh)
-                            .map(|h| xn[((c * it + t) * ih + h) * row + zw0..][..NV * ZLANES + KW - 1].as_ptr())
-                    });
+                    // Each row's input row for this tap; null on the H padding.
+                    let mut src = [std::ptr::null::<f32>(); RW];
+                    for (rr, s) in src.iter_mut().enumerate() {
+                        if let Some(h) = tap(g, 1, zh + rr, dh) {
+                            let at = ((c * it + t) * ih + h) * row + zw0;
+                            debug_assert!(at + NV * ZLANES + KW - 1 <= xn.len());
+                            *s = xn.as_ptr().add(at);
+                        }
+                    }
                     let w = wk[((c * kt + dt) * kh + dh) * KW * OB..][..KW * OB].as_ptr();
                     for dw in 0..KW {
                         let wv: [__m512; OB] = std::array::from_fn(|r| _mm512_set1_ps(*w.add(dw * OB + r)));
                         for rr in 0..RW {
-                            let Some(src) = src[rr] else { continue };
+                            if src[rr].is_null() {
+                                continue;
+                            }
                             for v in 0..NV {
-                                let xv = _mm512_loadu_ps(src.add(dw + v * ZLANES));
+                                let xv = _mm512_loadu_ps(src[rr].add(dw + v * ZLANES));
                                 for r in 0..OB {
                                     acc[r][rr][v] = _mm512_fmadd_ps(wv[r], xv, acc[r][rr][v]);
                                 }
