@@ -226,8 +226,22 @@ def cycles(nodes, graph):
     return out
 
 
-def show_cycle(comp, graph):
-    return "; ".join(f"{a} -> {b}" for a in comp for b in sorted(graph.get(a, ())) if b in comp)
+def one_cycle(comp, graph):
+    """A shortest cycle through the first node of `comp`, as a list of nodes (BFS)."""
+    start = comp[0]
+    prev, queue = {start: None}, [start]
+    while queue:
+        v = queue.pop(0)
+        for w in sorted(graph.get(v, ())):
+            if w == start:
+                path = [v]
+                while prev[path[-1]] is not None:
+                    path.append(prev[path[-1]])
+                return list(reversed(path)) + [start]
+            if w in comp and w not in prev:
+                prev[w] = v
+                queue.append(w)
+    return comp
 
 
 def main():
@@ -245,10 +259,15 @@ def main():
             print(f"{a} -> {', '.join(sorted(top[a]))}")
     for comp in cycles(top_nodes, top):
         failed = True
-        print(f"cycle between top-level modules {', '.join(comp)}: {show_cycle(comp, top)}")
+        print(f"cycle between top-level modules: {' -> '.join(one_cycle(comp, top))}")
+        # The uses behind each arrow inside the cycle, fewest first: the odd one out is the mistake.
+        arrows = {}
         for a, b in sorted(found):
             if a and b and a[0] in comp and b[0] in comp and a[0] != b[0]:
-                print(f"  {'::'.join(a)} uses {'::'.join(b)}")
+                arrows.setdefault((a[0], b[0]), []).append(f"{'::'.join(a)} uses {'::'.join(b)}")
+        for (a, b), uses in sorted(arrows.items(), key=lambda kv: len(kv[1])):
+            shown = "; ".join(uses[:3]) + ("; ..." if len(uses) > 3 else "")
+            print(f"  {a} -> {b}: {len(uses)} use(s): {shown}")
 
     name = "::".join
     fast = {}
@@ -258,7 +277,7 @@ def main():
     fast_nodes = {name(m) for m in mods if m[: len(FAST)] == FAST}
     for comp in cycles(fast_nodes, fast):
         failed = True
-        print(f"cycle inside {name(FAST)}: {show_cycle(comp, fast)}")
+        print(f"cycle inside {name(FAST)}: {' -> '.join(one_cycle(comp, fast))}")
 
     print(
         f"layering: {len(top_nodes)} top-level modules, {len(fast_nodes)} modules in {name(FAST)}: "

@@ -46,6 +46,10 @@ stage "format" cargo fmt --check
 # No import cycle between top-level modules, nor inside backend/cpu/fast/ (under a second).
 stage "layering" scripts/check-layering.sh
 stage "build" cargo build --all-targets --locked
+# Lints as errors, for both feature sets (a lint that must stay is allowed where it occurs, with
+# a one-line reason).
+stage "clippy" cargo clippy --locked --all-targets -- -D warnings
+stage "clippy-emu" cargo clippy --locked --all-targets --features cuda-emulation -- -D warnings
 stage "tests" cargo test --locked --no-fail-fast
 # The CUDA kernels on the CPU emulation of the execution model (kernels/README.md, layer 2), and
 # `train` on the emulated device against the CPU (train_device: minutes, the emulator is slow).

@@ -13,7 +13,7 @@ use stsm_engine::backend::cpu::reference::CpuReference;
 use stsm_engine::backend::cuda::emulator::{cpp_layout, cpp_layout_rows, Emulator};
 use stsm_engine::backend::cuda::launcher::KernelLauncher;
 use stsm_engine::backend::cuda::{device, params, registry, CudaBackend};
-use stsm_engine::backend::Backend;
+use stsm_engine::backend::{Conv3dOps, LossOps, OptimOps};
 use stsm_engine::tensor::{DType, Device, Storage, Tensor};
 
 const CPU: CpuReference = CpuReference;
@@ -27,17 +27,7 @@ macro_rules! on_emulator {
     };
 }
 
-on_emulator!(
-    conv3d_forward_and_all_gradients_match_the_reference,
-    pooling_forward_and_backward_match_the_reference,
-    max_pool_ties_and_nan_follow_the_reference,
-    elementwise_ops_match_the_reference,
-    linear_forward_and_gradients_match_the_reference,
-    temporal_ops_match_the_reference,
-    loss_ops_match_the_reference,
-    permute_matches_the_reference,
-    sgd_step_matches_the_reference_for_one_and_many_tensors,
-);
+cases::every_case!(on_emulator);
 
 /// Split-K of the weight gradient: any number of K slices (more slices than BK steps
 /// included, which leaves empty slices) gives the reference result.

@@ -11,7 +11,7 @@ use stsm_engine::backend::cpu::fast::isa::{self, CpuIsa};
 use stsm_engine::backend::cpu::fast::pool3d::{self, Kernels};
 use stsm_engine::backend::cpu::fast::CpuFast;
 use stsm_engine::backend::cpu::reference::CpuReference;
-use stsm_engine::backend::Backend;
+use stsm_engine::backend::{Conv3dOps, DenseOps, ElementwiseOps, OptimOps, PoolOps};
 use stsm_engine::ops::{Conv3dGeometry, Conv3dOptions, Pool3dGeometry, Pool3dOptions};
 use stsm_engine::tensor::Shape;
 use stsm_engine::Tensor;
@@ -82,8 +82,10 @@ fn assert_close(fast: &Tensor, reference: &Tensor, what: &str) {
     );
 }
 
-const CONV_CASES: [([usize; 5], [usize; 5], [usize; 3], [usize; 3]); 12] = [
-    // (input, weight, stride, padding)
+/// (input, weight, stride, padding) of a conv3d case.
+type ConvCase = ([usize; 5], [usize; 5], [usize; 3], [usize; 3]);
+
+const CONV_CASES: [ConvCase; 12] = [
     // The packed f32 path: C·KH·KW = 360 rows per temporal tap (two K slabs each), blocks whose
     // first and last frames skip a tap, and 6 output channels (a partial 4-row tile).
     ([1, 40, 4, 6, 5], [6, 40, 3, 3, 3], [1, 1, 1], [1, 1, 1]),

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use stsm_engine::backend::cuda::device::launcher_for;
 use stsm_engine::backend::cuda::CudaBackend;
-use stsm_engine::backend::Backend;
+use stsm_engine::backend::{Conv3dOps, PoolOps};
 use stsm_engine::ops::{Conv3dGeometry, Conv3dOptions, Pool3dGeometry, Pool3dOptions};
 use stsm_engine::tensor::{Device, Tensor};
 

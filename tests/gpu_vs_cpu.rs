@@ -31,17 +31,7 @@ macro_rules! on_gpu {
     };
 }
 
-on_gpu!(
-    conv3d_forward_and_all_gradients_match_the_reference,
-    pooling_forward_and_backward_match_the_reference,
-    max_pool_ties_and_nan_follow_the_reference,
-    elementwise_ops_match_the_reference,
-    linear_forward_and_gradients_match_the_reference,
-    temporal_ops_match_the_reference,
-    loss_ops_match_the_reference,
-    permute_matches_the_reference,
-    sgd_step_matches_the_reference_for_one_and_many_tensors,
-);
+cases::every_case!(on_gpu);
 
 #[test]
 fn tiny_net_sgd_steps_on_the_gpu_match_the_cpu() {

@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::checkpoint_args::BareCheckpointArgs;
+use super::scoring_args::ScoringArgs;
 use crate::error::{Error, Result};
 use crate::infer::evaluate::ScoringConfig;
 use crate::infer::loaded::LoadedModel;
 use crate::infer::pooling::Pooling;
 use crate::infer::report::{self, EvalReport};
-use crate::tensor::Device;
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
@@ -28,18 +28,8 @@ pub struct EvalArgs {
     /// Split folder of a frame-folder root.
     #[arg(long, default_value = "test")]
     split: String,
-    /// Temporal pooling of the window scores: softmax (with --gamma), mean, or max.
-    #[arg(long, default_value = "softmax")]
-    pool: String,
-    /// Softmax pooling γ (default: the checkpoint's).
-    #[arg(long)]
-    gamma: Option<f64>,
-    /// C3D window stride.
-    #[arg(long, default_value_t = 1)]
-    stride: usize,
-    /// Where to run: cpu, cuda, cuda:N.
-    #[arg(long, default_value = "cpu")]
-    device: Device,
+    #[command(flatten)]
+    scoring: ScoringArgs,
     /// Also write the report as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -48,15 +38,15 @@ pub struct EvalArgs {
 }
 
 fn from_checkpoint(args: &EvalArgs, path: &std::path::Path, data: &std::path::Path) -> Result<EvalReport> {
-    let loaded = LoadedModel::load(path, args.bare.meta()?, args.device)?;
+    let loaded = LoadedModel::load(path, args.bare.meta()?, args.scoring.device)?;
     let source = loaded.open_data(data, &args.split)?;
-    let gamma = match Pooling::parse(&args.pool, args.gamma.unwrap_or(loaded.default_gamma()))? {
+    let gamma = match args.scoring.pooling(loaded.default_gamma())? {
         Pooling::Softmax { gamma } => gamma,
         Pooling::Max => f64::INFINITY,
     };
     let scoring = ScoringConfig {
         clip_len: loaded.clip_len(),
-        stride: args.stride,
+        stride: args.scoring.stride,
         gamma,
         augment: loaded.augment.clone(),
     };
@@ -66,7 +56,7 @@ fn from_checkpoint(args: &EvalArgs, path: &std::path::Path, data: &std::path::Pa
 
 pub fn run(args: &EvalArgs) -> Result<()> {
     let report = match (&args.run, &args.checkpoint, &args.data) {
-        (Some(dir), _, _) => crate::train::evaluate_run(dir, args.device)?,
+        (Some(dir), _, _) => crate::train::evaluate_run(dir, args.scoring.device)?,
         (None, Some(ckpt), Some(data)) => from_checkpoint(args, ckpt, data)?,
         _ => {
             return Err(Error::argument(

@@ -11,6 +11,7 @@ mod pack;
 mod parity;
 mod predict;
 mod pretrain;
+mod scoring_args;
 mod sweep;
 mod synth;
 mod train;

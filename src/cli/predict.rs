@@ -9,6 +9,7 @@ use clap::Args;
 use serde::Serialize;
 
 use super::checkpoint_args::BareCheckpointArgs;
+use super::scoring_args::ScoringArgs;
 use crate::data::frames::{list_frames, Discovery, VideoEntry};
 use crate::data::{FolderSource, Interp};
 use crate::error::{Error, Result};
@@ -16,7 +17,6 @@ use crate::infer::loaded::LoadedModel;
 use crate::infer::pooling::Pooling;
 use crate::infer::scorer::{score_video, FrameReader, ScoreOptions, SourceFrames, VideoScores, DEFAULT_CHUNK_FRAMES};
 use crate::report::{window_scores, WindowScoresPlot};
-use crate::tensor::Device;
 
 #[derive(Args, Debug)]
 pub struct PredictArgs {
@@ -26,21 +26,11 @@ pub struct PredictArgs {
     /// A folder of frames (png/jpg, natural order: 2.png before 10.png).
     #[arg(long)]
     video: PathBuf,
-    /// Temporal pooling of the window scores: softmax (with --gamma), mean, or max.
-    #[arg(long, default_value = "softmax")]
-    pool: String,
-    /// Softmax pooling γ (default: the checkpoint's).
-    #[arg(long)]
-    gamma: Option<f64>,
-    /// C3D window stride (VGG-style models score every window in one pass).
-    #[arg(long, default_value_t = 1)]
-    stride: usize,
+    #[command(flatten)]
+    scoring: ScoringArgs,
     /// VGG-style models: frames per forward pass (memory stays bounded; 0 = whole video at once).
     #[arg(long, default_value_t = DEFAULT_CHUNK_FRAMES)]
     chunk_frames: usize,
-    /// Where to run: cpu, cuda, cuda:N.
-    #[arg(long, default_value = "cpu")]
-    device: Device,
     /// Print JSON (probabilities, per-window scores and pooling weights) instead of text.
     #[arg(long)]
     json: bool,
@@ -108,8 +98,8 @@ fn softmax(x: &[f64]) -> Vec<f64> {
 
 /// Scores `args.video` with the checkpoint.
 pub fn predict(args: &PredictArgs) -> Result<Prediction> {
-    let loaded = LoadedModel::load(&args.checkpoint, args.bare.meta()?, args.device)?;
-    let pooling = Pooling::parse(&args.pool, args.gamma.unwrap_or(loaded.default_gamma()))?;
+    let loaded = LoadedModel::load(&args.checkpoint, args.bare.meta()?, args.scoring.device)?;
+    let pooling = args.scoring.pooling(loaded.default_gamma())?;
     let source = frame_folder(&args.video, &loaded.meta.classes)?;
     let reader = SourceFrames {
         source: &source,
@@ -119,7 +109,7 @@ pub fn predict(args: &PredictArgs) -> Result<Prediction> {
     let options = ScoreOptions {
         chunk_frames: args.chunk_frames,
         keep_windows: true,
-        ..ScoreOptions::new(loaded.clip_len(), args.stride, pooling)
+        ..ScoreOptions::new(loaded.clip_len(), args.scoring.stride, pooling)
     };
     let VideoScores { pooled, windows } = score_video(&loaded.model, &reader, &options)?;
     let windows = windows.ok_or_else(|| Error::argument("predict", "the scorer returned no window scores"))?;

@@ -11,6 +11,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+pub use crate::data::color::Jitter;
 use crate::data::image_io::{bilinear_tap, nearest_tap, Interp};
 use crate::error::{Error, Result};
 
@@ -113,14 +114,6 @@ impl AugmentConfig {
     pub fn black_value(&self, c: usize) -> f32 {
         (0.0 - self.mean[c]) / self.std[c]
     }
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Jitter {
-    Brightness,
-    Contrast,
-    Saturation,
-    Hue,
 }
 
 /// The random draws of one clip's augmentation.

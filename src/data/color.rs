@@ -2,7 +2,14 @@
 //! brightness scales, contrast blends with the frame's mean grey, saturation blends with each
 //! pixel's grey, hue rotates the HSV hue. Each result is clamped to [0, 1], as images are.
 
-use crate::data::augment::Jitter;
+/// One colour adjustment (`apply_jitter`), as the augmentation draws them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Jitter {
+    Brightness,
+    Contrast,
+    Saturation,
+    Hue,
+}
 
 /// ITU-R 601 luma, the grey torchvision and PIL use.
 fn grey(r: f32, g: f32, b: f32) -> f32 {

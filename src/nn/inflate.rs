@@ -48,13 +48,13 @@ pub fn inflate_conv_weight(name: &str, w: &Tensor, opts: &InflateOptions) -> Res
     Tensor::from_vec(&[o, i, kt, kh, kw], out)?.to_dtype(w.dtype())
 }
 
+/// The named tensors of an inflated checkpoint, and its metadata when the 2D one had some.
+pub type InflatedCheckpoint = (Vec<(String, Tensor)>, Option<CheckpointMeta>);
+
 /// Inflates every conv weight of a 2D checkpoint (rank 4, or rank 5 with KT = 1) and copies the
 /// rest. Our own 2D checkpoints carry a config, which becomes the 3D model's config.
-pub fn inflate_checkpoint(
-    ckpt: &Checkpoint,
-    opts: &InflateOptions,
-) -> Result<(Vec<(String, Tensor)>, Option<CheckpointMeta>)> {
-    if opts.time_kernel % 2 == 0 || opts.time_kernel == 0 {
+pub fn inflate_checkpoint(ckpt: &Checkpoint, opts: &InflateOptions) -> Result<InflatedCheckpoint> {
+    if opts.time_kernel.is_multiple_of(2) || opts.time_kernel == 0 {
         return Err(Error::argument(
             "inflate",
             format!("--time-kernel {} must be odd", opts.time_kernel),

@@ -5,9 +5,21 @@ use super::axes::{self, Axes, Rect, Side, TEXT};
 use super::canvas::{Canvas, Color, Marker};
 use super::legend::{self, Key};
 use super::palette::{self, phase_color, tint, BLACK, INK, WHITE};
-use super::plots::EpochPoint;
 use super::text;
 use crate::error::{Error, Result};
+
+/// One epoch of training, as the training loop logs it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EpochPoint {
+    pub epoch: usize,
+    /// "warm-up" | "exploration" | "exploitation".
+    pub phase: String,
+    pub train_loss: f64,
+    pub train_acc: f64,
+    pub val_loss: Option<f64>,
+    pub val_acc: Option<f64>,
+    pub lr: f64,
+}
 
 const TRAIN: Color = palette::GREEN;
 const VAL: Color = palette::ORANGE;

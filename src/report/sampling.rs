@@ -8,9 +8,94 @@ use super::axes::{self, Axes, Rect, Side, TEXT};
 use super::canvas::{Canvas, Color, Marker};
 use super::legend::{self, Key};
 use super::palette::{self, phase_color, BLACK, INK, WHITE};
-use super::plots::SamplingTrace;
 use super::text;
 use crate::error::{Error, Result};
+
+/// Everything needed to draw one video's sampling map.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SamplingTrace {
+    pub video_id: String,
+    /// Video length in frames.
+    pub video_len: usize,
+    /// Clip length F in frames.
+    pub clip_len: usize,
+    /// (epoch, clip start, phase) for every epoch.
+    pub picks: Vec<(usize, usize, String)>,
+    /// The score w of every clip start 0..N-1 at the end of training.
+    pub final_scores: Vec<f32>,
+    /// The informative segment [start, end) in frames, when known (synthetic benchmark).
+    pub truth: Option<(usize, usize)>,
+    /// The apex frame, when known.
+    pub apex: Option<usize>,
+}
+
+impl SamplingTrace {
+    /// Number of clip starts N = L - F + 1; a video shorter than one clip still has the one
+    /// (padded) clip at 0, as the sampler treats it.
+    pub fn clip_starts(&self) -> usize {
+        (self.video_len + 1).saturating_sub(self.clip_len).max(1)
+    }
+
+    /// The inclusive range of clip starts whose clip (frames s..s+F-1) overlaps the truth
+    /// segment, if any does.
+    pub fn truth_starts(&self) -> Option<(usize, usize)> {
+        let (a, b) = self.truth?;
+        let n = self.clip_starts();
+        if b <= a || a >= self.video_len {
+            return None;
+        }
+        let first = (a + 1).saturating_sub(self.clip_len);
+        let last = (b - 1).min(n - 1);
+        (first <= last).then_some((first, last))
+    }
+
+    /// The clip start whose clip is centred on the apex frame (clamped to the valid starts).
+    pub fn apex_start(&self) -> Option<usize> {
+        let p = self.apex?;
+        (p < self.video_len).then(|| {
+            p.saturating_sub(self.clip_len.saturating_sub(1) / 2)
+                .min(self.clip_starts() - 1)
+        })
+    }
+
+    /// Rejects traces that cannot be drawn truthfully; NaN scores are not an error (they are
+    /// skipped when drawn).
+    pub(crate) fn validate(&self) -> Result<()> {
+        let op = "sampling_map";
+        let id = &self.video_id;
+        if self.video_len == 0 {
+            return Err(Error::argument(op, format!("video {id:?} has zero frames")));
+        }
+        if self.clip_len == 0 {
+            return Err(Error::argument(op, format!("video {id:?}: clip length is 0")));
+        }
+        let n = self.clip_starts();
+        if self.picks.is_empty() && self.final_scores.is_empty() {
+            return Err(Error::argument(
+                op,
+                format!("video {id:?}: no picks and no scores to plot"),
+            ));
+        }
+        if !self.final_scores.is_empty() && self.final_scores.len() != n {
+            return Err(Error::argument(
+                op,
+                format!(
+                    "video {id:?}: {} scores for {n} clip starts (L = {}, F = {})",
+                    self.final_scores.len(),
+                    self.video_len,
+                    self.clip_len
+                ),
+            ));
+        }
+        if let Some(&(epoch, start, _)) = self.picks.iter().find(|p| p.1 >= n) {
+            return Err(Error::argument(
+                op,
+                format!("video {id:?}: epoch {epoch} picked clip start {start}, but starts are 0..{n}"),
+            ));
+        }
+        Ok(())
+    }
+}
 
 /// The score curve: dark, so it reads over the shading.
 const SCORE_LINE: Color = [50, 50, 50];

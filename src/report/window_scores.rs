@@ -9,9 +9,120 @@ use super::axes::{self, Axes, Rect, Side, TEXT};
 use super::canvas::{Canvas, Color, Marker};
 use super::legend::{self, Key};
 use super::palette::{self, BLACK, INK, WHITE};
-use super::plots::WindowScoresPlot;
 use super::text;
 use crate::error::{Error, Result};
+
+/// One video's per-window class scores, as `stsm-engine predict` computes them: K classes, W
+/// windows of F frames.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WindowScoresPlot {
+    /// What the picture is of, e.g. the video id and the model.
+    pub title: String,
+    /// The K class names.
+    pub classes: Vec<String>,
+    /// The W window start frames, strictly ascending (the stride may be more than 1).
+    pub starts: Vec<usize>,
+    /// Window length F in frames.
+    pub window_len: usize,
+    /// Video length L in frames.
+    pub video_len: usize,
+    /// K × W window scores (logits), `scores[class][window]`.
+    pub scores: Vec<Vec<f64>>,
+    /// K × W pooling weights, `weights[class][window]`; each class's row sums to 1.
+    pub weights: Vec<Vec<f64>>,
+    /// The K pooled (video) scores.
+    pub pooled: Vec<f64>,
+    /// Index of the predicted class.
+    pub predicted: usize,
+    /// The pooling as `Pooling` displays it: "softmax γ=1", "mean", "max".
+    pub pooling: String,
+}
+
+impl WindowScoresPlot {
+    /// Class probabilities: the softmax of the pooled scores. A class whose pooled score is not
+    /// finite gets NaN and is left out of the normalisation; all NaN when none is finite.
+    pub fn probabilities(&self) -> Vec<f64> {
+        let top = self
+            .pooled
+            .iter()
+            .copied()
+            .filter(|v| v.is_finite())
+            .fold(f64::NEG_INFINITY, f64::max);
+        let e: Vec<f64> = self
+            .pooled
+            .iter()
+            .map(|&v| if v.is_finite() { (v - top).exp() } else { f64::NAN })
+            .collect();
+        let total: f64 = e.iter().filter(|v| v.is_finite()).sum();
+        e.iter().map(|v| v / total).collect()
+    }
+
+    /// Rejects inputs that cannot be drawn truthfully, naming the field at fault. NaN scores are
+    /// not an error (they are skipped when drawn), nor are NaN weights (a NaN score makes its
+    /// class's softmax weights NaN); a row of finite weights must be ≥ 0 and sum to 1 (within
+    /// 0.01).
+    pub(crate) fn validate(&self) -> Result<()> {
+        let op = "window_scores";
+        let title = &self.title;
+        let k = self.classes.len();
+        let w = self.starts.len();
+        let bad = |msg: String| Err(Error::argument(op, format!("{title:?}: {msg}")));
+        if k == 0 {
+            return bad("classes is empty".into());
+        }
+        if w == 0 {
+            return bad("starts is empty: no windows to plot".into());
+        }
+        if self.video_len == 0 {
+            return bad("video_len is 0".into());
+        }
+        if self.window_len == 0 {
+            return bad("window_len is 0".into());
+        }
+        if let Some(i) = (1..w).find(|&i| self.starts[i] <= self.starts[i - 1]) {
+            return bad(format!(
+                "starts must be strictly ascending, but starts[{i}] = {} follows {}",
+                self.starts[i],
+                self.starts[i - 1]
+            ));
+        }
+        let last = self.starts[w - 1];
+        if last >= self.video_len {
+            return bad(format!(
+                "starts[{}] = {last} is past the video's {} frames",
+                w - 1,
+                self.video_len
+            ));
+        }
+        for (field, rows) in [("scores", &self.scores), ("weights", &self.weights)] {
+            if rows.len() != k {
+                return bad(format!("{field} has {} rows for {k} classes", rows.len()));
+            }
+            if let Some((c, row)) = rows.iter().enumerate().find(|(_, r)| r.len() != w) {
+                return bad(format!("{field}[{c}] has {} values for {w} windows", row.len()));
+            }
+        }
+        for (c, row) in self.weights.iter().enumerate() {
+            if let Some(j) = row.iter().position(|&v| v < 0.0) {
+                return bad(format!("weights[{c}][{j}] = {} is negative", row[j]));
+            }
+            let sum: f64 = row.iter().sum();
+            if row.iter().all(|v| v.is_finite()) && (sum - 1.0).abs() > 1e-2 {
+                return bad(format!(
+                    "weights[{c}] sums to {}, not 1",
+                    super::text::short_number(sum)
+                ));
+            }
+        }
+        if self.pooled.len() != k {
+            return bad(format!("pooled has {} values for {k} classes", self.pooled.len()));
+        }
+        if self.predicted >= k {
+            return bad(format!("predicted = {} but there are {k} classes", self.predicted));
+        }
+        Ok(())
+    }
+}
 
 /// Class colours: the Okabe-Ito hues first (they stay apart under the common colour-vision
 /// deficiencies), then black, grey, brown and olive, all dark enough for thin lines on white.

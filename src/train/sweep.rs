@@ -182,16 +182,19 @@ pub fn paired(a: &[f64], b: &[f64]) -> (usize, usize, f64, f64) {
     (wins, ties, mean, sd / (d.len().max(1) as f64).sqrt())
 }
 
+/// A row of the sweep table: (sampler, γ).
+type SweepKey = (String, f64);
+
 pub fn table(cells: &[Cell]) -> Result<String> {
     let mut rows = vec![
         "| sampler | γ | seeds | test accuracy (%) | epochs to best val loss | on-segment rate (exploitation) | apex-hit rate (exploitation) |"
             .to_string(),
         "|---|---|---|---|---|---|---|".to_string(),
     ];
-    let mut keys: Vec<(String, f64)> = cells.iter().map(|c| (c.sampler.clone(), c.gamma)).collect();
+    let mut keys: Vec<SweepKey> = cells.iter().map(|c| (c.sampler.clone(), c.gamma)).collect();
     keys.dedup();
     // (seed, accuracy in %) of every finished cell, by (sampler, γ).
-    let mut accs: Vec<((String, f64), Vec<(u64, f64)>)> = Vec::new();
+    let mut accs: Vec<(SweepKey, Vec<(u64, f64)>)> = Vec::new();
     for (sampler, gamma) in keys {
         let results: Vec<(u64, CellResult)> = cells
             .iter()

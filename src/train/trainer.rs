@@ -216,7 +216,7 @@ pub fn run(c: &TrainConfig, opts: &RunOptions, interrupt: &AtomicBool) -> Result
         .map(|&v| data.train.videos()[v].frames)
         .collect();
     let sampler_config = SamplerConfig {
-        kind: c.sampler.clone(),
+        kind: c.sampler,
         clip_len: c.clip_len,
         warmup_epochs: c.warmup_epochs,
         exploration_epochs: c.exploration_epochs,

@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use stsm_engine::backend::cpu::reference::CpuReference;
 use stsm_engine::backend::cuda::ops::optim::{sgd_step_many, SgdTensors};
 use stsm_engine::backend::cuda::CudaBackend;
-use stsm_engine::backend::Backend;
+use stsm_engine::backend::{Conv3dOps, DenseOps, ElementwiseOps, LayoutOps, LossOps, OptimOps, PoolOps, TemporalOps};
 use stsm_engine::ops::{Conv3dGeometry, Conv3dOptions, Pool3dGeometry, Pool3dOptions};
 use stsm_engine::optim::SgdStep;
 use stsm_engine::tensor::{DType, Device, Tensor};
@@ -52,6 +52,29 @@ pub fn assert_close(what: &str, got: &Tensor, want: &Tensor) {
         assert!(ok, "{what}: element {i} of {}: device {a}, reference {b}", got.shape());
     }
 }
+
+/// Calls `$runner!(case, …)` with every case of this file, the one list the emulator suite
+/// (tests/cuda_emulation.rs) and the GPU suite (tests/gpu_vs_cpu.rs) both run: each case is a
+/// `pub fn case(dev: Device)`.
+// Only the emulator and GPU suites run the cases; the other test crates share tests/common/.
+#[allow(unused_macros)]
+macro_rules! every_case {
+    ($runner:ident) => {
+        $runner!(
+            conv3d_forward_and_all_gradients_match_the_reference,
+            pooling_forward_and_backward_match_the_reference,
+            max_pool_ties_and_nan_follow_the_reference,
+            elementwise_ops_match_the_reference,
+            linear_forward_and_gradients_match_the_reference,
+            temporal_ops_match_the_reference,
+            loss_ops_match_the_reference,
+            permute_matches_the_reference,
+            sgd_step_matches_the_reference_for_one_and_many_tensors,
+        );
+    };
+}
+#[allow(unused_imports)] // As above: unused in the test crates that do not run the cases.
+pub(crate) use every_case;
 
 pub struct ConvCase {
     batch: usize,

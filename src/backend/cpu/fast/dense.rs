@@ -4,6 +4,12 @@ use rayon::prelude::*;
 
 use super::gemm::{gemm, FastFloat, MatRef};
 use super::send_ptr::SendPtr;
+use super::CpuFast;
+use crate::backend::cpu::optional;
+use crate::backend::cpu::reference::CpuReference;
+use crate::backend::DenseOps;
+use crate::error::Result;
+use crate::tensor::Tensor;
 
 /// Column blocks of `cols` for parallel tasks: (first column, count).
 fn column_blocks(cols: usize) -> Vec<(usize, usize)> {
@@ -75,4 +81,37 @@ pub fn linear_weight_backward<T: FastFloat>(gy: &[T], x: &[T], rows: usize, ins:
         unsafe { gemm(outs, count, rows, MatRef::transposed(gy, outs), xb, dst, ins, false) };
     });
     gw
+}
+
+impl DenseOps for CpuFast {
+    fn linear_forward(&self, x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        const OP: &str = "linear";
+        let (rows, ins, outs) = (x.dims()[0], x.dims()[1], w.dims()[0]);
+        with_float!(OP, x, |T| Tensor::from_vec(
+            &[rows, outs],
+            linear_forward::<T>(x.as_slice(OP)?, w.as_slice(OP)?, optional(bias, OP)?, rows, ins, outs)
+        ))
+    }
+
+    fn linear_x_backward(&self, gy: &Tensor, w: &Tensor) -> Result<Tensor> {
+        const OP: &str = "linear_x_backward";
+        let (rows, outs, ins) = (gy.dims()[0], w.dims()[0], w.dims()[1]);
+        with_float!(OP, gy, |T| Tensor::from_vec(
+            &[rows, ins],
+            linear_x_backward::<T>(gy.as_slice(OP)?, w.as_slice(OP)?, rows, ins, outs)
+        ))
+    }
+
+    fn linear_weight_backward(&self, gy: &Tensor, x: &Tensor) -> Result<Tensor> {
+        const OP: &str = "linear_weight_backward";
+        let (rows, outs, ins) = (gy.dims()[0], gy.dims()[1], x.dims()[1]);
+        with_float!(OP, gy, |T| Tensor::from_vec(
+            &[outs, ins],
+            linear_weight_backward::<T>(gy.as_slice(OP)?, x.as_slice(OP)?, rows, ins, outs)
+        ))
+    }
+
+    fn linear_bias_backward(&self, gy: &Tensor) -> Result<Tensor> {
+        CpuReference.linear_bias_backward(gy)
+    }
 }

@@ -90,7 +90,7 @@ pub unsafe fn tile(
     rows: usize,
     cols: usize,
 ) {
-    debug_assert!(rows <= MR && cols <= width && width % LANES == 0 && width <= NR);
+    debug_assert!(rows <= MR && cols <= width && width.is_multiple_of(LANES) && width <= NR);
     #[cfg(target_arch = "x86_64")]
     if has_avx2_fma() {
         // A 4-row kernel for the last rows of a channel count that is 4 mod 6 (8, 16, 64...):

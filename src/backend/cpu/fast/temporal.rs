@@ -6,8 +6,15 @@
 
 use rayon::prelude::*;
 
+use super::CpuFast;
+use crate::backend::cpu::reference::CpuReference;
+use crate::backend::cpu::rows_and_last;
+use crate::backend::cpu::with_last_dim;
+use crate::backend::TemporalOps;
 use crate::backend::POOL_STATE;
+use crate::error::Result;
 use crate::tensor::Float;
+use crate::tensor::Tensor;
 
 /// The larger of two values, NaN if either is: the value the reference sliding max gives a
 /// window (where a NaN wins).
@@ -77,4 +84,31 @@ pub fn window_pool_forward<T: Float>(x: &[T], rows: usize, len: usize, k: usize,
         },
     );
     out
+}
+
+impl TemporalOps for CpuFast {
+    fn sliding_max_forward(&self, x: &Tensor, k: usize) -> Result<(Tensor, Tensor)> {
+        CpuReference.sliding_max_forward(x, k)
+    }
+
+    fn sliding_max_backward(&self, gy: &Tensor, argmax: &Tensor, len: usize) -> Result<Tensor> {
+        CpuReference.sliding_max_backward(gy, argmax, len)
+    }
+
+    fn softmax_pool_forward(&self, s: &Tensor, gamma: f64) -> Result<(Tensor, Tensor)> {
+        CpuReference.softmax_pool_forward(s, gamma)
+    }
+
+    fn softmax_pool_backward(&self, gf: &Tensor, s: &Tensor, f: &Tensor, p: &Tensor, gamma: f64) -> Result<Tensor> {
+        CpuReference.softmax_pool_backward(gf, s, f, p, gamma)
+    }
+
+    fn window_pool_forward(&self, x: &Tensor, k: usize, gamma: f64) -> Result<Tensor> {
+        const OP: &str = "window_pool";
+        let (rows, len) = rows_and_last(x);
+        with_float!(OP, x, |T| Tensor::from_vec(
+            &with_last_dim(x, POOL_STATE),
+            window_pool_forward::<T>(x.as_slice(OP)?, rows, len, k, gamma)
+        ))
+    }
 }

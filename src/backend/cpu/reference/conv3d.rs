@@ -2,8 +2,13 @@
 //! same (output position, kernel tap) pairs, so the three are one visitor and three one-line
 //! bodies — the gradients are the forward's transpose by construction.
 
+use super::CpuReference;
+use crate::backend::cpu::optional;
+use crate::backend::Conv3dOps;
+use crate::error::Result;
 use crate::tensor::geometry::Conv3dGeometry;
 use crate::tensor::Float;
+use crate::tensor::Tensor;
 
 /// Calls `f(y_index, x_index, w_index)` for every output element and every kernel tap that
 /// lands inside the input (taps on the zero padding contribute nothing and are skipped).
@@ -85,4 +90,38 @@ pub fn bias_backward<T: Float>(gy: &[T], g: &Conv3dGeometry) -> Vec<T> {
         gb[o] = chunk.iter().fold(gb[o], |acc, &v| acc + v);
     }
     gb
+}
+
+impl Conv3dOps for CpuReference {
+    fn conv3d_forward(&self, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &Conv3dGeometry) -> Result<Tensor> {
+        const OP: &str = "conv3d";
+        with_float!(OP, x, |T| {
+            let y = forward::<T>(x.as_slice(OP)?, w.as_slice(OP)?, optional(bias, OP)?, g);
+            Tensor::from_vec(&g.output_dims(), y)
+        })
+    }
+
+    fn conv3d_x_backward(&self, gy: &Tensor, w: &Tensor, g: &Conv3dGeometry) -> Result<Tensor> {
+        const OP: &str = "conv3d_x_backward";
+        with_float!(OP, gy, |T| Tensor::from_vec(
+            &g.input_dims(),
+            x_backward::<T>(gy.as_slice(OP)?, w.as_slice(OP)?, g)
+        ))
+    }
+
+    fn conv3d_weight_backward(&self, gy: &Tensor, x: &Tensor, g: &Conv3dGeometry) -> Result<Tensor> {
+        const OP: &str = "conv3d_weight_backward";
+        with_float!(OP, gy, |T| Tensor::from_vec(
+            &g.weight_dims(),
+            weight_backward::<T>(gy.as_slice(OP)?, x.as_slice(OP)?, g)
+        ))
+    }
+
+    fn conv3d_bias_backward(&self, gy: &Tensor, g: &Conv3dGeometry) -> Result<Tensor> {
+        const OP: &str = "conv3d_bias_backward";
+        with_float!(OP, gy, |T| Tensor::from_vec(
+            &[g.out_channels],
+            bias_backward::<T>(gy.as_slice(OP)?, g)
+        ))
+    }
 }

@@ -1,6 +1,11 @@
 //! Linear layer as plain loops: y = x · Wᵀ + b with PyTorch's (out, in) weight layout.
 
+use super::CpuReference;
+use crate::backend::cpu::optional;
+use crate::backend::DenseOps;
+use crate::error::Result;
 use crate::tensor::Float;
+use crate::tensor::Tensor;
 
 /// x: (N, I), w: (O, I), bias: (O) -> y: (N, O).  M×N×K = N×O×I.
 pub fn linear_forward<T: Float>(x: &[T], w: &[T], bias: Option<&[T]>, rows: usize, ins: usize, outs: usize) -> Vec<T> {
@@ -41,4 +46,42 @@ pub fn linear_bias_backward<T: Float>(gy: &[T], rows: usize, outs: usize) -> Vec
     (0..outs)
         .map(|o| (0..rows).fold(T::zero(), |acc, r| acc + gy[r * outs + o]))
         .collect()
+}
+
+impl DenseOps for CpuReference {
+    fn linear_forward(&self, x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        const OP: &str = "linear";
+        let (rows, ins, outs) = (x.dims()[0], x.dims()[1], w.dims()[0]);
+        with_float!(OP, x, |T| Tensor::from_vec(
+            &[rows, outs],
+            linear_forward::<T>(x.as_slice(OP)?, w.as_slice(OP)?, optional(bias, OP)?, rows, ins, outs)
+        ))
+    }
+
+    fn linear_x_backward(&self, gy: &Tensor, w: &Tensor) -> Result<Tensor> {
+        const OP: &str = "linear_x_backward";
+        let (rows, outs, ins) = (gy.dims()[0], w.dims()[0], w.dims()[1]);
+        with_float!(OP, gy, |T| Tensor::from_vec(
+            &[rows, ins],
+            linear_x_backward::<T>(gy.as_slice(OP)?, w.as_slice(OP)?, rows, ins, outs)
+        ))
+    }
+
+    fn linear_weight_backward(&self, gy: &Tensor, x: &Tensor) -> Result<Tensor> {
+        const OP: &str = "linear_weight_backward";
+        let (rows, outs, ins) = (gy.dims()[0], gy.dims()[1], x.dims()[1]);
+        with_float!(OP, gy, |T| Tensor::from_vec(
+            &[outs, ins],
+            linear_weight_backward::<T>(gy.as_slice(OP)?, x.as_slice(OP)?, rows, ins, outs)
+        ))
+    }
+
+    fn linear_bias_backward(&self, gy: &Tensor) -> Result<Tensor> {
+        const OP: &str = "linear_bias_backward";
+        let (rows, outs) = (gy.dims()[0], gy.dims()[1]);
+        with_float!(OP, gy, |T| Tensor::from_vec(
+            &[outs],
+            linear_bias_backward::<T>(gy.as_slice(OP)?, rows, outs)
+        ))
+    }
 }

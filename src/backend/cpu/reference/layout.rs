@@ -1,5 +1,10 @@
 //! Axis permutation of a contiguous tensor.
 
+use super::CpuReference;
+use crate::backend::LayoutOps;
+use crate::error::Result;
+use crate::tensor::Tensor;
+
 /// y has dims `dims[perm[i]]`; y[j_0..j_r] = x[i] where i_{perm[a]} = j_a.
 pub fn permute<T: Copy>(x: &[T], dims: &[usize], perm: &[usize]) -> Vec<T> {
     let rank = dims.len();
@@ -23,4 +28,15 @@ pub fn permute<T: Copy>(x: &[T], dims: &[usize], perm: &[usize]) -> Vec<T> {
         }
     }
     y
+}
+
+impl LayoutOps for CpuReference {
+    fn permute(&self, x: &Tensor, perm: &[usize]) -> Result<Tensor> {
+        const OP: &str = "permute";
+        let dims: Vec<usize> = perm.iter().map(|&p| x.dims()[p]).collect();
+        with_float!(OP, x, |T| Tensor::from_vec(
+            &dims,
+            permute::<T>(x.as_slice(OP)?, x.dims(), perm)
+        ))
+    }
 }

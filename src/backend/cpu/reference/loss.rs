@@ -1,6 +1,11 @@
 //! Log-softmax and cross-entropy over the last axis of (N, K) logits.
 
+use super::CpuReference;
+use crate::backend::cpu::rows_and_last;
+use crate::backend::LossOps;
+use crate::error::Result;
 use crate::tensor::Float;
+use crate::tensor::Tensor;
 
 /// x: (rows, K) -> log_softmax(x) per row, shifted by the row max for stability.
 pub fn log_softmax_forward<T: Float>(x: &[T], classes: usize) -> Vec<T> {
@@ -44,4 +49,43 @@ pub fn cross_entropy_backward<T: Float>(g: T, x: &[T], labels: &[usize], classes
         }
     }
     gx
+}
+
+impl LossOps for CpuReference {
+    fn log_softmax_forward(&self, x: &Tensor) -> Result<Tensor> {
+        const OP: &str = "log_softmax";
+        let (_, classes) = rows_and_last(x);
+        with_float!(OP, x, |T| Tensor::from_vec(
+            x.dims(),
+            log_softmax_forward::<T>(x.as_slice(OP)?, classes)
+        ))
+    }
+
+    fn log_softmax_backward(&self, gy: &Tensor, y: &Tensor) -> Result<Tensor> {
+        const OP: &str = "log_softmax_backward";
+        let (_, classes) = rows_and_last(y);
+        with_float!(OP, y, |T| Tensor::from_vec(
+            y.dims(),
+            log_softmax_backward::<T>(gy.as_slice(OP)?, y.as_slice(OP)?, classes)
+        ))
+    }
+
+    fn cross_entropy_forward(&self, x: &Tensor, labels: &[usize]) -> Result<Tensor> {
+        const OP: &str = "cross_entropy";
+        let (_, classes) = rows_and_last(x);
+        with_float!(OP, x, |T| Ok(Tensor::scalar(cross_entropy_forward::<T>(
+            x.as_slice(OP)?,
+            labels,
+            classes
+        ))))
+    }
+
+    fn cross_entropy_backward(&self, g: f64, x: &Tensor, labels: &[usize]) -> Result<Tensor> {
+        const OP: &str = "cross_entropy_backward";
+        let (_, classes) = rows_and_last(x);
+        with_float!(OP, x, |T| Tensor::from_vec(
+            x.dims(),
+            cross_entropy_backward::<T>(T::from_f64_lossy(g), x.as_slice(OP)?, labels, classes)
+        ))
+    }
 }

@@ -1,7 +1,12 @@
 //! The SGD-momentum update of one parameter tensor.
 
+use super::CpuReference;
+use crate::backend::cpu::optional;
 use crate::backend::optim::SgdStep;
+use crate::backend::OptimOps;
+use crate::error::Result;
 use crate::tensor::Float;
+use crate::tensor::Tensor;
 
 /// Returns (new parameter, new momentum buffer); see `crate::optim::sgd` for the rule.
 pub fn sgd_step<T: Float>(p: &[T], g: &[T], buf: Option<&[T]>, h: &SgdStep) -> (Vec<T>, Vec<T>) {
@@ -37,5 +42,21 @@ pub fn sgd_step_into<T: Float>(p: &[T], g: &[T], buf: Option<&[T]>, h: &SgdStep,
         };
         new_p[i] = p[i] - lr * step;
         new_buf[i] = b;
+    }
+}
+
+impl OptimOps for CpuReference {
+    fn sgd_step(
+        &self,
+        param: &Tensor,
+        grad: &Tensor,
+        momentum: Option<&Tensor>,
+        h: &SgdStep,
+    ) -> Result<(Tensor, Tensor)> {
+        const OP: &str = "sgd_step";
+        with_float!(OP, param, |T| {
+            let (p, b) = sgd_step::<T>(param.as_slice(OP)?, grad.as_slice(OP)?, optional(momentum, OP)?, h);
+            Ok((Tensor::from_vec(param.dims(), p)?, Tensor::from_vec(param.dims(), b)?))
+        })
     }
 }

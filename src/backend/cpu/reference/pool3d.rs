@@ -1,7 +1,11 @@
 //! Max and average pooling over (T, H, W) as plain loops: the oracle.
 
+use super::CpuReference;
+use crate::backend::PoolOps;
+use crate::error::Result;
 use crate::tensor::geometry::Pool3dGeometry;
 use crate::tensor::Float;
+use crate::tensor::Tensor;
 
 /// Argmax value for a window that holds no input element (cannot happen with PyTorch's
 /// padding and ceil-mode rules, which `Pool3dGeometry` enforces; kept so the backward never
@@ -121,4 +125,41 @@ pub fn avg_backward<T: Float>(gy: &[T], g: &Pool3dGeometry, count_include_pad: b
         }
     });
     gx
+}
+
+impl PoolOps for CpuReference {
+    fn max_pool3d_forward(&self, x: &Tensor, g: &Pool3dGeometry) -> Result<(Tensor, Tensor)> {
+        const OP: &str = "max_pool3d";
+        with_float!(OP, x, |T| {
+            let (y, arg) = max_forward::<T>(x.as_slice(OP)?, g);
+            Ok((
+                Tensor::from_vec(&g.output_dims(), y)?,
+                Tensor::from_vec(&g.output_dims(), arg)?,
+            ))
+        })
+    }
+
+    fn max_pool3d_backward(&self, gy: &Tensor, argmax: &Tensor, g: &Pool3dGeometry) -> Result<Tensor> {
+        const OP: &str = "max_pool3d_backward";
+        with_float!(OP, gy, |T| Tensor::from_vec(
+            &g.input_dims(),
+            max_backward::<T>(gy.as_slice(OP)?, argmax.as_slice(OP)?, g)
+        ))
+    }
+
+    fn avg_pool3d_forward(&self, x: &Tensor, g: &Pool3dGeometry, count_include_pad: bool) -> Result<Tensor> {
+        const OP: &str = "avg_pool3d";
+        with_float!(OP, x, |T| Tensor::from_vec(
+            &g.output_dims(),
+            avg_forward::<T>(x.as_slice(OP)?, g, count_include_pad)
+        ))
+    }
+
+    fn avg_pool3d_backward(&self, gy: &Tensor, g: &Pool3dGeometry, count_include_pad: bool) -> Result<Tensor> {
+        const OP: &str = "avg_pool3d_backward";
+        with_float!(OP, gy, |T| Tensor::from_vec(
+            &g.input_dims(),
+            avg_backward::<T>(gy.as_slice(OP)?, g, count_include_pad)
+        ))
+    }
 }

@@ -1,8 +1,14 @@
 //! Temporal ops over the last axis of (N, C, T) score tensors: sliding-window max and
 //! temporal softmax pooling (paper Eq. 3).
 
+use super::CpuReference;
+use crate::backend::cpu::rows_and_last;
+use crate::backend::cpu::with_last_dim;
+use crate::backend::TemporalOps;
 use crate::backend::POOL_STATE;
+use crate::error::Result;
 use crate::tensor::Float;
+use crate::tensor::Tensor;
 
 /// x: (rows, T) -> y: (rows, T - k + 1), y[r, t] = max_{j in t..t+k} x[r, j]; argmax holds j.
 pub fn sliding_max_forward<T: Float>(x: &[T], rows: usize, len: usize, k: usize) -> (Vec<T>, Vec<u32>) {
@@ -94,6 +100,62 @@ pub fn window_pool_forward<T: Float>(x: &[T], rows: usize, len: usize, k: usize,
         states.extend([anchor, z, n, max]);
     }
     states
+}
+
+impl TemporalOps for CpuReference {
+    fn sliding_max_forward(&self, x: &Tensor, k: usize) -> Result<(Tensor, Tensor)> {
+        const OP: &str = "sliding_max";
+        let (rows, len) = rows_and_last(x);
+        let dims = with_last_dim(x, len - k + 1);
+        with_float!(OP, x, |T| {
+            let (y, arg) = sliding_max_forward::<T>(x.as_slice(OP)?, rows, len, k);
+            Ok((Tensor::from_vec(&dims, y)?, Tensor::from_vec(&dims, arg)?))
+        })
+    }
+
+    fn sliding_max_backward(&self, gy: &Tensor, argmax: &Tensor, len: usize) -> Result<Tensor> {
+        const OP: &str = "sliding_max_backward";
+        let (rows, _) = rows_and_last(gy);
+        with_float!(OP, gy, |T| Tensor::from_vec(
+            &with_last_dim(gy, len),
+            sliding_max_backward::<T>(gy.as_slice(OP)?, argmax.as_slice(OP)?, rows, len)
+        ))
+    }
+
+    fn softmax_pool_forward(&self, s: &Tensor, gamma: f64) -> Result<(Tensor, Tensor)> {
+        const OP: &str = "temporal_softmax_pool";
+        let (rows, windows) = rows_and_last(s);
+        let pooled_dims = &s.dims()[..s.rank() - 1];
+        with_float!(OP, s, |T| {
+            let (f, p) = softmax_pool_forward::<T>(s.as_slice(OP)?, rows, windows, gamma);
+            Ok((Tensor::from_vec(pooled_dims, f)?, Tensor::from_vec(s.dims(), p)?))
+        })
+    }
+
+    fn softmax_pool_backward(&self, gf: &Tensor, s: &Tensor, f: &Tensor, p: &Tensor, gamma: f64) -> Result<Tensor> {
+        const OP: &str = "temporal_softmax_pool_backward";
+        let (_, windows) = rows_and_last(s);
+        with_float!(OP, s, |T| Tensor::from_vec(
+            s.dims(),
+            softmax_pool_backward::<T>(
+                gf.as_slice(OP)?,
+                s.as_slice(OP)?,
+                f.as_slice(OP)?,
+                p.as_slice(OP)?,
+                windows,
+                gamma
+            )
+        ))
+    }
+
+    fn window_pool_forward(&self, x: &Tensor, k: usize, gamma: f64) -> Result<Tensor> {
+        const OP: &str = "window_pool";
+        let (rows, len) = rows_and_last(x);
+        with_float!(OP, x, |T| Tensor::from_vec(
+            &with_last_dim(x, POOL_STATE),
+            window_pool_forward::<T>(x.as_slice(OP)?, rows, len, k, gamma)
+        ))
+    }
 }
 
 #[cfg(test)]

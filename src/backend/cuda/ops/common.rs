@@ -98,3 +98,18 @@ pub unsafe fn launch<T: KernelFloat, P: KernelParams>(
 ) -> Result<()> {
     l.launch(&kernel::<T>(base), &cfg, as_bytes(params))
 }
+
+/// Calls `$f::<f32>` or `$f::<f64>` by the dtype of `$t`; other dtypes are an error naming `$op`.
+macro_rules! by_dtype {
+    ($op:expr, $t:expr, $f:ident, ($($arg:expr),*)) => {
+        match $t.dtype() {
+            $crate::tensor::DType::F32 => $f::<f32>($($arg),*),
+            $crate::tensor::DType::F64 => $f::<f64>($($arg),*),
+            other => Err($crate::error::Error::type_mismatch(
+                $op,
+                format!("expected a float tensor, got {other:?}"),
+            )),
+        }
+    };
+}
+pub(crate) use by_dtype;

@@ -1,9 +1,12 @@
 //! Launchers of kernels/conv3d.cu: implicit-GEMM forward, gather input gradient, weight and
 //! bias gradients.
 
+use super::common::by_dtype;
 use super::common::{self as c, empty, launch, ptr};
+use super::CudaBackend;
 use crate::backend::cuda::launcher::LaunchConfig;
 use crate::backend::cuda::params::{Conv3dParams, KernelFloat};
+use crate::backend::Conv3dOps;
 use crate::error::Result;
 use crate::tensor::geometry::Conv3dGeometry;
 use crate::tensor::Tensor;
@@ -143,6 +146,24 @@ pub fn bias_backward<T: KernelFloat>(gy: &Tensor, g: &Conv3dGeometry) -> Result<
     // SAFETY: as in forward.
     unsafe { launch::<T, _>(&l, "conv3d_bbwd", c::per_row::<T>(g.out_channels), &p)? };
     Ok(gb)
+}
+
+impl Conv3dOps for CudaBackend {
+    fn conv3d_forward(&self, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &Conv3dGeometry) -> Result<Tensor> {
+        by_dtype!("conv3d", x, forward, (x, w, bias, g))
+    }
+
+    fn conv3d_x_backward(&self, gy: &Tensor, w: &Tensor, g: &Conv3dGeometry) -> Result<Tensor> {
+        by_dtype!("conv3d_x_backward", gy, x_backward, (gy, w, g))
+    }
+
+    fn conv3d_weight_backward(&self, gy: &Tensor, x: &Tensor, g: &Conv3dGeometry) -> Result<Tensor> {
+        by_dtype!("conv3d_weight_backward", gy, weight_backward, (gy, x, g))
+    }
+
+    fn conv3d_bias_backward(&self, gy: &Tensor, g: &Conv3dGeometry) -> Result<Tensor> {
+        by_dtype!("conv3d_bias_backward", gy, bias_backward, (gy, g))
+    }
 }
 
 #[cfg(test)]

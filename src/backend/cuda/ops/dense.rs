@@ -1,7 +1,10 @@
 //! Launchers of kernels/dense.cu: the linear layer on the tiled GEMM.
 
+use super::common::by_dtype;
 use super::common::{self as c, empty, launch, ptr};
+use super::CudaBackend;
 use crate::backend::cuda::params::{KernelFloat, LinearParams};
+use crate::backend::DenseOps;
 use crate::error::Result;
 use crate::tensor::Tensor;
 
@@ -79,4 +82,22 @@ pub fn bias_backward<T: KernelFloat>(gy: &Tensor) -> Result<Tensor> {
     // SAFETY: as above.
     unsafe { launch::<T, _>(&l, "linear_bbwd", c::per_row::<T>(outs), &p)? };
     Ok(gb)
+}
+
+impl DenseOps for CudaBackend {
+    fn linear_forward(&self, x: &Tensor, w: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        by_dtype!("linear", x, forward, (x, w, bias))
+    }
+
+    fn linear_x_backward(&self, gy: &Tensor, w: &Tensor) -> Result<Tensor> {
+        by_dtype!("linear_x_backward", gy, x_backward, (gy, w))
+    }
+
+    fn linear_weight_backward(&self, gy: &Tensor, x: &Tensor) -> Result<Tensor> {
+        by_dtype!("linear_weight_backward", gy, weight_backward, (gy, x))
+    }
+
+    fn linear_bias_backward(&self, gy: &Tensor) -> Result<Tensor> {
+        by_dtype!("linear_bias_backward", gy, bias_backward, (gy))
+    }
 }

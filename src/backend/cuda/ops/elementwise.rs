@@ -1,8 +1,11 @@
 //! Launchers of kernels/elementwise.cu: relu, dropout, add, scale, fill.
 
+use super::common::by_dtype;
 use super::common::{self as c, empty, launch, ptr};
+use super::CudaBackend;
 use crate::backend::cuda::params::{ElementwiseParams, KernelFloat};
 use crate::backend::dropout_mask::drop_threshold;
+use crate::backend::ElementwiseOps;
 use crate::error::Result;
 use crate::tensor::Tensor;
 
@@ -57,4 +60,26 @@ pub fn scale<T: KernelFloat>(a: &Tensor, factor: f64) -> Result<Tensor> {
         ..Default::default()
     };
     run::<T>("scale_fwd", "scale", a, None, extra)
+}
+
+impl ElementwiseOps for CudaBackend {
+    fn relu_forward(&self, x: &Tensor) -> Result<Tensor> {
+        by_dtype!("relu", x, relu_forward, (x))
+    }
+
+    fn relu_backward(&self, gy: &Tensor, x: &Tensor) -> Result<Tensor> {
+        by_dtype!("relu_backward", gy, relu_backward, (gy, x))
+    }
+
+    fn dropout(&self, x: &Tensor, p: f64, seed: u64) -> Result<Tensor> {
+        by_dtype!("dropout", x, dropout, (x, p, seed))
+    }
+
+    fn add(&self, a: &Tensor, b: &Tensor) -> Result<Tensor> {
+        by_dtype!("add", a, add, (a, b))
+    }
+
+    fn scale(&self, a: &Tensor, factor: f64) -> Result<Tensor> {
+        by_dtype!("scale", a, scale, (a, factor))
+    }
 }

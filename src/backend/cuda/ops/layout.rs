@@ -1,7 +1,10 @@
 //! Launcher of kernels/layout.cu: axis permutation.
 
+use super::common::by_dtype;
 use super::common::{self as c, empty, launch, ptr};
+use super::CudaBackend;
 use crate::backend::cuda::params::{KernelFloat, PermuteParams};
+use crate::backend::LayoutOps;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -32,4 +35,10 @@ pub fn permute<T: KernelFloat>(x: &Tensor, perm: &[usize]) -> Result<Tensor> {
     // SAFETY: x and y hold n elements; perm is a permutation (checked by crate::ops).
     unsafe { launch::<T, _>(&l, "permute_fwd", c::flat(x.numel()), &p)? };
     Ok(y)
+}
+
+impl LayoutOps for CudaBackend {
+    fn permute(&self, x: &Tensor, perm: &[usize]) -> Result<Tensor> {
+        by_dtype!("permute", x, permute, (x, perm))
+    }
 }

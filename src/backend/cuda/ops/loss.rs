@@ -1,8 +1,11 @@
 //! Launchers of kernels/loss.cu: log-softmax and cross-entropy over (N, K) logits.
 
+use super::common::by_dtype;
 use super::common::{self as c, empty, launch, ptr};
+use super::CudaBackend;
 use crate::backend::cuda::launcher::{DeviceBuffer, KernelLauncher, LaunchConfig};
 use crate::backend::cuda::params::{KernelFloat, LossParams};
+use crate::backend::LossOps;
 use crate::error::Result;
 use crate::tensor::Tensor;
 use std::sync::Arc;
@@ -96,4 +99,22 @@ pub fn cross_entropy_backward<T: KernelFloat>(g: f64, x: &Tensor, labels: &[usiz
     // SAFETY: as in the forward.
     unsafe { launch::<T, _>(&l, "cross_entropy_bwd", c::per_row::<T>(rows), &p)? };
     Ok(gx)
+}
+
+impl LossOps for CudaBackend {
+    fn log_softmax_forward(&self, x: &Tensor) -> Result<Tensor> {
+        by_dtype!("log_softmax", x, log_softmax_forward, (x))
+    }
+
+    fn log_softmax_backward(&self, gy: &Tensor, y: &Tensor) -> Result<Tensor> {
+        by_dtype!("log_softmax_backward", y, log_softmax_backward, (gy, y))
+    }
+
+    fn cross_entropy_forward(&self, x: &Tensor, labels: &[usize]) -> Result<Tensor> {
+        by_dtype!("cross_entropy", x, cross_entropy_forward, (x, labels))
+    }
+
+    fn cross_entropy_backward(&self, g: f64, x: &Tensor, labels: &[usize]) -> Result<Tensor> {
+        by_dtype!("cross_entropy_backward", x, cross_entropy_backward, (g, x, labels))
+    }
 }

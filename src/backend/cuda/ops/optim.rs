@@ -2,11 +2,14 @@
 //! number of tensors so a whole parameter group can step in one launch; the `Backend` trait
 //! `Backend::sgd_step_many` (what `Sgd::step` calls per parameter group) is one launch.
 
+use super::common::by_dtype;
 use super::common::{self as c, empty, launch, ptr};
+use super::CudaBackend;
 use crate::backend::cuda::launcher::DeviceBuffer;
 use crate::backend::cuda::params::{as_bytes, KernelFloat, SgdParams, SgdSlot};
 use crate::backend::optim::SgdStep;
 pub use crate::backend::optim::SgdTensors;
+use crate::backend::OptimOps;
 use crate::error::{Error, Result};
 use crate::tensor::Tensor;
 
@@ -82,4 +85,23 @@ pub fn sgd_step<T: KernelFloat>(
 ) -> Result<(Tensor, Tensor)> {
     let mut out = sgd_step_many::<T>(&[SgdTensors { param, grad, momentum }], h)?;
     Ok(out.remove(0))
+}
+
+impl OptimOps for CudaBackend {
+    fn sgd_step(
+        &self,
+        param: &Tensor,
+        grad: &Tensor,
+        momentum: Option<&Tensor>,
+        h: &SgdStep,
+    ) -> Result<(Tensor, Tensor)> {
+        by_dtype!("sgd_step", param, sgd_step, (param, grad, momentum, h))
+    }
+
+    fn sgd_step_many(&self, items: &[SgdTensors<'_>], h: &SgdStep) -> Result<Vec<(Tensor, Tensor)>> {
+        let Some(first) = items.first() else {
+            return Ok(Vec::new());
+        };
+        by_dtype!("sgd_step", first.param, sgd_step_many, (items, h))
+    }
 }

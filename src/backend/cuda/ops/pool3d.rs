@@ -1,8 +1,11 @@
 //! Launchers of kernels/pool3d.cu: max pooling with argmax, average pooling, both backward
 //! passes as gathers.
 
+use super::common::by_dtype;
 use super::common::{self as c, empty, launch, ptr};
+use super::CudaBackend;
 use crate::backend::cuda::params::{KernelFloat, Pool3dParams};
+use crate::backend::PoolOps;
 use crate::error::Result;
 use crate::tensor::geometry::Pool3dGeometry;
 use crate::tensor::{DType, Tensor};
@@ -94,4 +97,22 @@ pub fn avg_backward<T: KernelFloat>(gy: &Tensor, g: &Pool3dGeometry, count_inclu
     // SAFETY: as above.
     unsafe { launch::<T, _>(&l, "avg_pool3d_bwd", c::flat(numel(g.input_dims())), &p)? };
     Ok(gx)
+}
+
+impl PoolOps for CudaBackend {
+    fn max_pool3d_forward(&self, x: &Tensor, g: &Pool3dGeometry) -> Result<(Tensor, Tensor)> {
+        by_dtype!("max_pool3d", x, max_forward, (x, g))
+    }
+
+    fn max_pool3d_backward(&self, gy: &Tensor, argmax: &Tensor, g: &Pool3dGeometry) -> Result<Tensor> {
+        by_dtype!("max_pool3d_backward", gy, max_backward, (gy, argmax, g))
+    }
+
+    fn avg_pool3d_forward(&self, x: &Tensor, g: &Pool3dGeometry, count_include_pad: bool) -> Result<Tensor> {
+        by_dtype!("avg_pool3d", x, avg_forward, (x, g, count_include_pad))
+    }
+
+    fn avg_pool3d_backward(&self, gy: &Tensor, g: &Pool3dGeometry, count_include_pad: bool) -> Result<Tensor> {
+        by_dtype!("avg_pool3d_backward", gy, avg_backward, (gy, g, count_include_pad))
+    }
 }

@@ -1,8 +1,11 @@
 //! Launchers of kernels/temporal.cu: sliding-window max, temporal softmax pooling and the two
 //! fused (test-time window scoring) over the last axis.
 
+use super::common::by_dtype;
 use super::common::{self as c, empty, launch, ptr};
+use super::CudaBackend;
 use crate::backend::cuda::params::{KernelFloat, TemporalParams};
+use crate::backend::TemporalOps;
 use crate::backend::POOL_STATE;
 use crate::error::Result;
 use crate::tensor::{DType, Tensor};
@@ -122,4 +125,31 @@ pub fn window_pool_forward<T: KernelFloat>(x: &Tensor, k: usize, gamma: f64) -> 
     // SAFETY: x is (rows, len), states (rows, 4); one block per row.
     unsafe { launch::<T, _>(&l, "window_pool_fwd", c::per_row::<T>(rows), &p)? };
     Ok(states)
+}
+
+impl TemporalOps for CudaBackend {
+    fn sliding_max_forward(&self, x: &Tensor, k: usize) -> Result<(Tensor, Tensor)> {
+        by_dtype!("sliding_max", x, sliding_max_forward, (x, k))
+    }
+
+    fn sliding_max_backward(&self, gy: &Tensor, argmax: &Tensor, len: usize) -> Result<Tensor> {
+        by_dtype!("sliding_max_backward", gy, sliding_max_backward, (gy, argmax, len))
+    }
+
+    fn softmax_pool_forward(&self, s: &Tensor, gamma: f64) -> Result<(Tensor, Tensor)> {
+        by_dtype!("temporal_softmax_pool", s, softmax_pool_forward, (s, gamma))
+    }
+
+    fn softmax_pool_backward(&self, gf: &Tensor, s: &Tensor, f: &Tensor, p: &Tensor, gamma: f64) -> Result<Tensor> {
+        by_dtype!(
+            "temporal_softmax_pool_backward",
+            s,
+            softmax_pool_backward,
+            (gf, s, f, p, gamma)
+        )
+    }
+
+    fn window_pool_forward(&self, x: &Tensor, k: usize, gamma: f64) -> Result<Tensor> {
+        by_dtype!("window_pool", x, window_pool_forward, (x, k, gamma))
+    }
 }

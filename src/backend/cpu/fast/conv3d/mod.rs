@@ -17,6 +17,11 @@ use super::microkernel::has_avx2_fma;
 use super::workspace::Scratch;
 use crate::tensor::geometry::Conv3dGeometry;
 
+use crate::backend::cpu::fast::CpuFast;
+use crate::backend::cpu::optional;
+use crate::backend::Conv3dOps;
+use crate::error::Result;
+use crate::tensor::Tensor;
 pub use im2col::bias_backward;
 
 /// The float types of the fast conv3d, each choosing its SIMD paths; a `None` from a hook means
@@ -94,4 +99,38 @@ pub fn x_backward<T: ConvFloat>(gy: &[T], w: &[T], g: &Conv3dGeometry) -> Vec<T>
 /// gy: (N, O, T', H', W'), x: (N, C, T, H, W) -> gw: (O, C, KT, KH, KW).
 pub fn weight_backward<T: ConvFloat>(gy: &[T], x: &[T], g: &Conv3dGeometry) -> Vec<T> {
     T::simd_weight_backward(gy, x, g).unwrap_or_else(|| im2col::weight_backward(gy, x, g))
+}
+
+impl Conv3dOps for CpuFast {
+    fn conv3d_forward(&self, x: &Tensor, w: &Tensor, bias: Option<&Tensor>, g: &Conv3dGeometry) -> Result<Tensor> {
+        const OP: &str = "conv3d";
+        with_float!(OP, x, |T| {
+            let y = forward::<T>(x.as_slice(OP)?, w.as_slice(OP)?, optional(bias, OP)?, g);
+            Tensor::from_vec(&g.output_dims(), y)
+        })
+    }
+
+    fn conv3d_x_backward(&self, gy: &Tensor, w: &Tensor, g: &Conv3dGeometry) -> Result<Tensor> {
+        const OP: &str = "conv3d_x_backward";
+        with_float!(OP, gy, |T| Tensor::from_vec(
+            &g.input_dims(),
+            x_backward::<T>(gy.as_slice(OP)?, w.as_slice(OP)?, g)
+        ))
+    }
+
+    fn conv3d_weight_backward(&self, gy: &Tensor, x: &Tensor, g: &Conv3dGeometry) -> Result<Tensor> {
+        const OP: &str = "conv3d_weight_backward";
+        with_float!(OP, gy, |T| Tensor::from_vec(
+            &g.weight_dims(),
+            weight_backward::<T>(gy.as_slice(OP)?, x.as_slice(OP)?, g)
+        ))
+    }
+
+    fn conv3d_bias_backward(&self, gy: &Tensor, g: &Conv3dGeometry) -> Result<Tensor> {
+        const OP: &str = "conv3d_bias_backward";
+        with_float!(OP, gy, |T| Tensor::from_vec(
+            &[g.out_channels],
+            bias_backward::<T>(gy.as_slice(OP)?, g)
+        ))
+    }
 }

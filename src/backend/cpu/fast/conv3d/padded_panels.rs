@@ -287,10 +287,9 @@ mod tests {
                     fill(xp.as_ptr(), &taps, &sources, cols, (0, panels), fast.as_mut_ptr());
                     fill_portable(xp.as_ptr(), &taps, &sources, cols, (0, panels), plain.as_mut_ptr());
                 }
-                for col in 0..cols {
+                for (col, &(n, pos)) in block.iter().enumerate().take(cols) {
                     let (j, q) = (col / NR, col % NR);
                     let width = tile_width((cols - j * NR).min(NR));
-                    let (n, pos) = block[col];
                     let (zt, zh, zw) = (pos / (oh * ow), (pos / ow) % oh, pos % ow);
                     for kk in 0..depth {
                         let k = k0 + kk;

@@ -12,7 +12,16 @@
 
 use std::mem::MaybeUninit;
 
+use rayon::prelude::*;
+
+use crate::backend::cpu::fast::CpuFast;
+use crate::backend::cpu::reference;
+use crate::backend::cpu::reference::CpuReference;
+use crate::backend::PoolOps;
+use crate::error::Result;
 use crate::tensor::geometry::Pool3dGeometry;
+use crate::tensor::DType;
+use crate::tensor::Tensor;
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
@@ -101,7 +110,7 @@ fn merge_row<const KW: usize>(row: &[f32], kw: usize, r: usize, first: bool, bes
         }
         let take = beats(v, *b) | 0u32.wrapping_sub(first as u32);
         *b = select_f32(take, v, *b);
-        *a = (r + zw * kw) as u32 + at & take | *a & !take;
+        *a = (((r + zw * kw) as u32 + at) & take) | (*a & !take);
     }
 }
 
@@ -307,5 +316,142 @@ pub fn max_backward(gy: &[f32], arg: &[u32], gx: &mut [f32], g: &Pool3dGeometry)
                 gxp[a as usize] += d;
             }
         }
+    }
+}
+
+// The driver: `PoolOps` for the fast backend, f32 planes split into groups, one parallel task
+// each, on the tiling kernels above where the windows tile the input and on the reference
+// loops otherwise; f64 on the reference.
+
+/// Planes per parallel task for pooling: at least a few tasks per thread.
+fn planes_per_task(planes: usize) -> usize {
+    planes.div_ceil(rayon::current_num_threads() * 4).max(1)
+}
+
+/// Runs `f(sub_geometry, first_plane, out)` over disjoint groups of planes in parallel, where
+/// `out` is the group's part of an output holding `per_plane` elements per plane.
+fn per_planes<T: Send>(
+    g: &Pool3dGeometry,
+    out: &mut [T],
+    per_plane: usize,
+    f: impl Fn(&Pool3dGeometry, usize, &mut [T]) + Sync,
+) {
+    let step = planes_per_task(g.planes);
+    out.par_chunks_mut(step * per_plane).enumerate().for_each(|(k, part)| {
+        let sub = Pool3dGeometry {
+            planes: part.len() / per_plane,
+            ..*g
+        };
+        f(&sub, k * step, part)
+    });
+}
+
+/// `n` uninitialised elements: room for a kernel that writes every one (see `assume_init`),
+/// without first zeroing memory that the allocator may hand back already touched.
+fn uninit<T>(n: usize) -> Vec<MaybeUninit<T>> {
+    let mut v = Vec::with_capacity(n);
+    // Safety: the capacity is n, and MaybeUninit needs no initialisation.
+    unsafe { v.set_len(n) };
+    v
+}
+
+/// The elements of `v`, read as initialised.
+///
+/// Safety: every element of `v` has been written.
+unsafe fn assume_init<T>(v: Vec<MaybeUninit<T>>) -> Vec<T> {
+    let mut v = std::mem::ManuallyDrop::new(v);
+    // Safety: MaybeUninit<T> has T's layout, so pointer, length and capacity describe the same
+    // allocation as a Vec<T>; the caller vouches that all elements are initialised.
+    unsafe { Vec::from_raw_parts(v.as_mut_ptr() as *mut T, v.len(), v.capacity()) }
+}
+
+impl PoolOps for CpuFast {
+    fn max_pool3d_forward(&self, x: &Tensor, g: &Pool3dGeometry) -> Result<(Tensor, Tensor)> {
+        if x.dtype() != DType::F32 {
+            return CpuReference.max_pool3d_forward(x, g);
+        }
+        let xs = x.as_slice::<f32>("max_pool3d")?;
+        let (in_plane, out_plane) = (g.input.iter().product::<usize>(), g.output.iter().product::<usize>());
+        let n = g.planes * out_plane;
+        let (mut y, mut arg) = (uninit::<f32>(n), uninit::<u32>(n));
+        // Values and argmax are split into the same plane groups (two zipped chunkings); each
+        // group writes all of its part of both.
+        let step = planes_per_task(g.planes);
+        y.par_chunks_mut(step * out_plane)
+            .zip(arg.par_chunks_mut(step * out_plane))
+            .enumerate()
+            .for_each(|(k, (yp, ap))| {
+                let sub = Pool3dGeometry {
+                    planes: yp.len() / out_plane,
+                    ..*g
+                };
+                let part = &xs[k * step * in_plane..(k * step + sub.planes) * in_plane];
+                if tiles(&sub) {
+                    max_forward(part, yp, ap, &sub);
+                } else {
+                    let (y, a) = reference::pool3d::max_forward(part, &sub);
+                    yp.iter_mut().zip(y).for_each(|(o, v)| _ = o.write(v));
+                    ap.iter_mut().zip(a).for_each(|(o, v)| _ = o.write(v));
+                }
+            });
+        // Safety: the plane groups cover y and arg, and both branches above write all of a group.
+        let (y, arg) = unsafe { (assume_init(y), assume_init(arg)) };
+        Ok((
+            Tensor::from_vec(&g.output_dims(), y)?,
+            Tensor::from_vec(&g.output_dims(), arg)?,
+        ))
+    }
+
+    fn max_pool3d_backward(&self, gy: &Tensor, argmax: &Tensor, g: &Pool3dGeometry) -> Result<Tensor> {
+        if gy.dtype() != DType::F32 {
+            return CpuReference.max_pool3d_backward(gy, argmax, g);
+        }
+        const OP: &str = "max_pool3d_backward";
+        let (gys, args) = (gy.as_slice::<f32>(OP)?, argmax.as_slice::<u32>(OP)?);
+        let (in_plane, out_plane) = (g.input.iter().product::<usize>(), g.output.iter().product::<usize>());
+        let range = |p0: usize, sub: &Pool3dGeometry| p0 * out_plane..(p0 + sub.planes) * out_plane;
+        let gx = if tiles(g) {
+            let mut gx = uninit::<f32>(g.planes * in_plane);
+            per_planes(g, &mut gx, in_plane, |sub, p0, part| {
+                max_backward_tiles(&gys[range(p0, sub)], &args[range(p0, sub)], part, sub);
+            });
+            // Safety: the plane groups cover gx, and the tiling backward writes every element.
+            unsafe { assume_init(gx) }
+        } else {
+            let mut gx = vec![0f32; g.planes * in_plane];
+            per_planes(g, &mut gx, in_plane, |sub, p0, part| {
+                max_backward(&gys[range(p0, sub)], &args[range(p0, sub)], part, sub);
+            });
+            gx
+        };
+        Tensor::from_vec(&g.input_dims(), gx)
+    }
+
+    fn avg_pool3d_forward(&self, x: &Tensor, g: &Pool3dGeometry, count_include_pad: bool) -> Result<Tensor> {
+        if x.dtype() != DType::F32 {
+            return CpuReference.avg_pool3d_forward(x, g, count_include_pad);
+        }
+        let xs = x.as_slice::<f32>("avg_pool3d")?;
+        let (in_plane, out_plane) = (g.input.iter().product::<usize>(), g.output.iter().product::<usize>());
+        let mut y = vec![0f32; g.planes * out_plane];
+        per_planes(g, &mut y, out_plane, |sub, p0, part| {
+            let x_part = &xs[p0 * in_plane..(p0 + sub.planes) * in_plane];
+            part.copy_from_slice(&reference::pool3d::avg_forward(x_part, sub, count_include_pad));
+        });
+        Tensor::from_vec(&g.output_dims(), y)
+    }
+
+    fn avg_pool3d_backward(&self, gy: &Tensor, g: &Pool3dGeometry, count_include_pad: bool) -> Result<Tensor> {
+        if gy.dtype() != DType::F32 {
+            return CpuReference.avg_pool3d_backward(gy, g, count_include_pad);
+        }
+        let gys = gy.as_slice::<f32>("avg_pool3d_backward")?;
+        let (in_plane, out_plane) = (g.input.iter().product::<usize>(), g.output.iter().product::<usize>());
+        let mut gx = vec![0f32; g.planes * in_plane];
+        per_planes(g, &mut gx, in_plane, |sub, p0, part| {
+            let gy_part = &gys[p0 * out_plane..(p0 + sub.planes) * out_plane];
+            part.copy_from_slice(&reference::pool3d::avg_backward(gy_part, sub, count_include_pad));
+        });
+        Tensor::from_vec(&g.input_dims(), gx)
     }
 }
