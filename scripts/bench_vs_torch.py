@@ -19,6 +19,11 @@ runs; the table shows each side's best over all rounds; speedup = PyTorch time /
 The memory-copy bandwidth (read + write of a 256 MB float32 array, numpy single-threaded and
 torch with T threads, the higher counts) is measured between workloads in the same run, and the
 engine's pool rates are printed as a percentage of it.
+
+The output starts with the machine: the CPU model and family (/proc/cpuinfo), the SIMD level of
+each side (the engine's `--cpu-isa`, set with --engine-isa; PyTorch's
+torch.backends.cpu.get_cpu_capability()) and the f32 FMA peak of each engine level on T threads
+(`stsm-engine bench --fma-peak`, a short FMA-chain probe), so a table says where it came from.
 """
 import argparse
 import json
@@ -152,6 +157,29 @@ def worker(mode, spec, repeat, threads, config):
     print(json.dumps({"best_ms": best * 1e3, "config": label}))
 
 
+def info_worker():
+    import torch
+
+    print(json.dumps({"torch": torch.__version__, "capability": torch.backends.cpu.get_cpu_capability()}))
+
+
+def cpu_model():
+    """'MODEL NAME (family F, model M)' from /proc/cpuinfo, or what the platform module knows."""
+    fields = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if not line.strip():
+                    break  # the first processor's block is enough
+                key, _, value = line.partition(":")
+                fields[key.strip()] = value.strip()
+    except OSError:
+        import platform
+        return platform.processor() or "unknown CPU"
+    return (f"{fields.get('model name', 'unknown CPU')} (family {fields.get('cpu family', '?')}, "
+            f"model {fields.get('model', '?')}), {os.cpu_count()} CPUs online")
+
+
 def copy_worker(threads):
     import numpy as np
     import torch
@@ -219,13 +247,17 @@ def main():
     ap.add_argument("--engine", default=os.path.join(ROOT, "target", "release", "stsm-engine"))
     ap.add_argument("--markdown", action="store_true", help="print the table as markdown")
     ap.add_argument("--list", action="store_true", help="print the selected workload names and exit")
-    ap.add_argument("--worker", choices=["default", "best", "copy"], help=argparse.SUPPRESS)
+    ap.add_argument("--engine-isa", default=None, metavar="LEVEL",
+                    help="the engine's --cpu-isa: auto, avx512, avx2 or portable (default: its own default)")
+    ap.add_argument("--worker", choices=["default", "best", "copy", "info"], help=argparse.SUPPRESS)
     ap.add_argument("--spec", help=argparse.SUPPRESS)
     ap.add_argument("--config", help=argparse.SUPPRESS)
     a = ap.parse_args()
 
     if a.worker == "copy":
         return copy_worker(a.threads)
+    if a.worker == "info":
+        return info_worker()
     if a.worker:
         return worker(a.worker, json.loads(a.spec), a.repeat, a.threads, a.config)
 
@@ -246,6 +278,14 @@ def main():
         print(f"note: --rounds {a.rounds} is below the 5 the targets are measured with", file=sys.stderr)
 
     me = [sys.executable, os.path.abspath(__file__), "--threads", str(a.threads), "--repeat", str(a.repeat)]
+    engine = [a.engine, "--threads", str(a.threads)] + (["--cpu-isa", a.engine_isa] if a.engine_isa else [])
+    peak = run_json(engine + ["bench", "--fma-peak", "--json"])
+    tinfo = run_json(me + ["--worker", "info"], torch_env(False, a.threads))
+    peaks = ", ".join(f"{k} {v:.0f}" for k, v in peak["fma_peak_gflops"].items()) or "none"
+    machine = (f"# machine: {cpu_model()}\n"
+               f"# SIMD level: engine {peak['cpu_isa']}, PyTorch {tinfo['torch']} {tinfo['capability']}; "
+               f"f32 FMA peak on {a.threads} threads (GFLOP/s): {peaks}")
+    print(machine, file=sys.stderr, flush=True)
     copy = {"numpy_gbs": 0.0, "torch_gbs": 0.0}
 
     def measure_copy():
@@ -262,8 +302,7 @@ def main():
         eng = tor = best = float("inf")
         best_cfg = ""
         for _ in range(max(a.rounds, 1)):
-            e = run_json([a.engine, "--threads", str(a.threads), "bench", w["name"], "--repeat", str(a.repeat),
-                          "--json"])
+            e = run_json(engine + ["bench", w["name"], "--repeat", str(a.repeat), "--json"])
             eng = min(eng, e["results"][0]["best_ms"])
             tor = min(tor, run_json(me + ["--worker", "default", "--spec", spec], torch_env(False, a.threads))["best_ms"])
             # The first round tries every variant of PyTorch at its best; later rounds time its winner.
@@ -279,6 +318,7 @@ def main():
               flush=True)
     measure_copy()
 
+    print(machine)
     print(f"# engine: {a.threads} threads, best of {a.repeat} runs x {a.rounds} rounds per side; "
           f"speedup = torch_ms / engine_ms (> 1: engine faster)")
     print(table(rows, a.markdown))

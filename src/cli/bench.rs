@@ -40,9 +40,42 @@ pub struct BenchArgs {
     /// With --batch: the layers shrunk for the emulated device (channels ÷ 16, T/H/W ÷ 8).
     #[arg(long, requires = "batch")]
     tiny: bool,
+    /// Measure the f32 FMA peak (GFLOP/s on the compute threads) of every SIMD level this CPU
+    /// has with a short FMA-chain probe, print it (as JSON with --json) and exit.
+    #[arg(long)]
+    fma_peak: bool,
 }
 
-/// One workload's result; `--json` prints `{"threads", "peak_rss_is_per_workload", "results": [..]}`.
+/// `--fma-peak`: the probe's GFLOP/s per level, and the level in use.
+fn fma_peak(json: bool) -> Result<()> {
+    use crate::backend::cpu::fast::{fma_peak, isa};
+    let threads = rayon::current_num_threads();
+    let peaks: Vec<(&'static str, f64)> = isa::CpuIsa::supported_levels()
+        .into_iter()
+        .rev()
+        .filter_map(|l| fma_peak::gflops(l).map(|g| (l.name(), g)))
+        .collect();
+    if json {
+        let map: serde_json::Map<String, serde_json::Value> =
+            peaks.iter().map(|&(n, g)| (n.to_string(), g.into())).collect();
+        let report = serde_json::json!({ "threads": threads, "cpu_isa": isa::active().name(), "fma_peak_gflops": map });
+        println!("{report}");
+    } else {
+        println!("{}", isa::describe());
+        let list: Vec<String> = peaks.iter().map(|(n, g)| format!("{n} {g:.0} GFLOP/s")).collect();
+        println!(
+            "f32 FMA peak on {threads} threads: {}",
+            if list.is_empty() {
+                "no FMA level".into()
+            } else {
+                list.join(", ")
+            }
+        );
+    }
+    Ok(())
+}
+
+/// One workload's result; `--json` prints `{"threads", "cpu_isa", "peak_rss_is_per_workload", "results": [..]}`.
 #[derive(Serialize)]
 struct Measured {
     name: String,
@@ -64,6 +97,8 @@ struct Report {
     /// "device events" or "host clock".
     timer: &'static str,
     threads: usize,
+    /// The fast CPU path's SIMD level (`--cpu-isa`): avx512, avx2 or portable.
+    cpu_isa: &'static str,
     /// True when the peak mark was reset before each workload (Linux): then every
     /// `peak_rss_bytes` is the process's peak during that workload (including the few MiB the
     /// process holds anyway). False: it is the process's peak since start.
@@ -131,6 +166,9 @@ fn mib(bytes: Option<u64>) -> String {
 }
 
 pub fn run(args: &BenchArgs) -> Result<()> {
+    if args.fma_peak {
+        return fma_peak(args.json);
+    }
     let listed = match args.batch {
         Some(0) => return Err(crate::Error::argument("--batch", "must be at least 1")),
         Some(batch) => workloads::c3d_convs(batch, args.tiny),
@@ -153,6 +191,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
     ensure_usable(args.device)?;
     let threads = rayon::current_num_threads();
     if !args.json {
+        println!("{}", crate::backend::cpu::fast::isa::describe());
         println!(
             "{:<22} {:>10} {:>9} {:<7} {:>7} {:>9}   ({}, {}, {threads} threads, best of {})",
             "workload",
@@ -171,6 +210,7 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         precision: args.precision,
         timer: "device events",
         threads,
+        cpu_isa: crate::backend::cpu::fast::isa::active().name(),
         peak_rss_is_per_workload: true,
         results: Vec::new(),
     };

@@ -38,6 +38,11 @@ struct Cli {
     /// Use the plain reference loops instead of the fast CPU path (slow; for debugging).
     #[arg(long, global = true)]
     reference_cpu: bool,
+    /// SIMD kernels of the fast CPU path: auto (the best this CPU has), avx512, avx2 or portable
+    /// (default: the STSM_CPU_ISA environment variable, else auto). A level the CPU lacks is an
+    /// error.
+    #[arg(long, global = true, value_name = "LEVEL")]
+    cpu_isa: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -75,6 +80,12 @@ enum Command {
 pub fn run() -> Result<()> {
     let cli = Cli::parse();
     crate::runtime::init_cpu_threads(cli.threads)?;
+    use crate::backend::cpu::fast::isa::{self, CpuIsa};
+    let level = match &cli.cpu_isa {
+        Some(text) => isa::resolve(CpuIsa::parse(text, "--cpu-isa")?, "--cpu-isa")?,
+        None => isa::from_env()?,
+    };
+    isa::set_active(level)?;
     if cli.reference_cpu {
         crate::backend::set_cpu_kind(crate::backend::CpuKind::Reference);
     }

@@ -303,6 +303,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         config.sampler,
         config.pooling_gamma()
     );
+    println!("{}", crate::backend::cpu::fast::isa::describe());
     let opts = RunOptions {
         out,
         resume,

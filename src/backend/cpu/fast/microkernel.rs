@@ -5,13 +5,16 @@
 //! - A panel (ks × MR): for each k, the MR rows' values side by side;
 //! - B panel (ks × width), width = 8·NV: for each k, the panel's columns side by side.
 //!
+//! `multiply` drives the tiles over runs of panels; on the AVX-512 level its 512-bit kernel
+//! (`avx512`) takes several 16-wide B panels (or A panels) per tile.
+//!
 //! 6 × 16 keeps 12 accumulators in ymm registers, loads 2 B vectors and broadcasts 6 A values
 //! per k for 12 FMAs, within Zen 3's two loads per cycle, and leaves one register spare (4 × 24
 //! needs all 16, and LLVM then spilled an accumulator every k: half the speed). Tiles of at most
 //! 4 rows run a 4-row kernel, so channel counts of 4 mod 6 (8, 16, 64) waste no FMAs, and an
 //! 8-wide variant closes a block's last columns.
 
-use std::sync::OnceLock;
+use super::isa::{self, CpuIsa};
 
 /// Rows of a tile (output channels).
 pub const MR: usize = 6;
@@ -25,19 +28,48 @@ pub fn tile_width(cols: usize) -> usize {
     cols.div_ceil(LANES).max(1) * LANES
 }
 
-/// Whether this CPU runs the AVX2 + FMA kernel (checked once).
+/// Whether the active ISA level (`isa::active`) runs the AVX2 + FMA kernels (or better).
 pub fn has_avx2_fma() -> bool {
-    static DETECTED: OnceLock<bool> = OnceLock::new();
-    *DETECTED.get_or_init(|| {
-        #[cfg(target_arch = "x86_64")]
-        {
-            is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+    isa::active() >= CpuIsa::Avx2
+}
+
+/// A run of packed panels, `stride` floats apart, from `ptr` on.
+#[derive(Clone, Copy)]
+pub struct Panels {
+    pub ptr: *const f32,
+    pub stride: usize,
+}
+
+/// C (rows × cols, row stride `ldc`) += A (rows × ks) · B (ks × cols), from rows k0 .. k0 + ks
+/// of packed panels: A panel i (ks × MR, rows i·MR ..) at `a.ptr + i·a.stride`, B panel j (NR
+/// columns j·NR .., `tile_width` of them in the last) at `b.ptr + j·b.stride`. A rows ≥ `rows`
+/// and B columns ≥ `cols` are padding: computed, never stored.
+///
+/// B panels are the outer loop, so a group of them stays in L1 while the A panels pass. Each
+/// element of C gets its ks products added in k order, one FMA at a time, at every level but
+/// `portable` (separate multiply and add) and whatever the tiling: the AVX2 and AVX-512 levels
+/// give the same bits.
+///
+/// # Safety
+/// The panels must hold the addressed rows (an A panel (k0 + ks)·MR floats, a B panel
+/// (k0 + ks)·width), and `c + i·ldc + j` be valid for reads and writes for i < rows,
+/// j < cols, with no other thread touching them.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn multiply(ks: usize, k0: usize, a: Panels, rows: usize, b: Panels, cols: usize, c: *mut f32, ldc: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if isa::active() == CpuIsa::Avx512 {
+        return avx512::multiply(ks, k0, a, rows, b, cols, c, ldc);
+    }
+    for j in 0..cols.div_ceil(NR) {
+        let valid = (cols - j * NR).min(NR);
+        let width = tile_width(valid);
+        let b_panel = b.ptr.add(j * b.stride + k0 * width);
+        for i in 0..rows.div_ceil(MR) {
+            let a_panel = a.ptr.add(i * a.stride + k0 * MR);
+            let r = (rows - i * MR).min(MR);
+            tile(width, ks, a_panel, b_panel, c.add(i * MR * ldc + j * NR), ldc, r, valid);
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            false
-        }
-    })
+    }
 }
 
 /// c (rows × cols, row stride `ldc`) += a (rows × ks) · b (ks × cols), from an A panel (ks × MR)
@@ -172,6 +204,133 @@ mod avx2 {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    use super::{tile, tile_width, Panels, MR, NR};
+
+    /// zmm lanes: one 16-wide B panel per vector.
+    const ZL: usize = 16;
+
+    /// A panels (of MR rows) per tile: 12 rows.
+    const RP: usize = 2;
+    /// Full-width B panels per tile: 32 columns. 12 × 32 keeps 24 accumulators in zmm registers
+    /// and per k loads 2 B vectors and broadcasts 12 A values for 24 FMAs; the B group (KC × 32
+    /// floats, 32 KB) stays in L1. Measured on an Emerald Rapids core (CPU time of conv3b
+    /// forward, batch 1): 12 × 32 ≈ 0.80 s, 18 × 16 0.85 s, 6 × 64 0.86 s, 12 × 48 (36
+    /// accumulators: spills) 1.15 s, the AVX2 6 × 16 1.44 s.
+    const NV: usize = 2;
+
+    /// `super::multiply` with 512-bit tiles over groups of full-width B panels; a last 8-wide
+    /// panel goes to the AVX2 tile (same FMAs in the same order).
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn multiply(
+        ks: usize,
+        k0: usize,
+        a: Panels,
+        rows: usize,
+        b: Panels,
+        cols: usize,
+        c: *mut f32,
+        ldc: usize,
+    ) {
+        let panels = cols.div_ceil(NR);
+        let narrow_last = tile_width((cols - (panels - 1) * NR).min(NR)) < ZL;
+        let full = panels - narrow_last as usize;
+        let row_panels = rows.div_ceil(MR);
+        for j0 in (0..full).step_by(NV) {
+            let nv = NV.min(full - j0);
+            let g_cols = (cols - j0 * NR).min(nv * NR);
+            let b0 = b.ptr.add(j0 * b.stride + k0 * ZL);
+            for i0 in (0..row_panels).step_by(RP) {
+                let r = (rows - i0 * MR).min(RP * MR);
+                let a0 = a.ptr.add(i0 * a.stride + k0 * MR);
+                let ct = c.add(i0 * MR * ldc + j0 * NR);
+                let args = (ks, a0, a.stride, b0, b.stride, ct, ldc, r, g_cols);
+                // A last A panel of at most 4 rows (channel counts 4 mod 6) takes a 4-row part.
+                let short = r - (r.div_ceil(MR) - 1) * MR <= 4;
+                match (r > MR, short, nv) {
+                    (false, true, 1) => tile512::<4, 1>(args),
+                    (false, true, _) => tile512::<4, 2>(args),
+                    (false, false, 1) => tile512::<6, 1>(args),
+                    (false, false, _) => tile512::<6, 2>(args),
+                    (true, true, 1) => tile512::<10, 1>(args),
+                    (true, true, _) => tile512::<10, 2>(args),
+                    (true, false, 1) => tile512::<12, 1>(args),
+                    (true, false, _) => tile512::<12, 2>(args),
+                }
+            }
+        }
+        if narrow_last {
+            let j = panels - 1;
+            let valid = cols - j * NR;
+            let b_panel = b.ptr.add(j * b.stride + k0 * tile_width(valid));
+            for i in 0..row_panels {
+                let r = (rows - i * MR).min(MR);
+                let a_panel = a.ptr.add(i * a.stride + k0 * MR);
+                tile(
+                    tile_width(valid),
+                    ks,
+                    a_panel,
+                    b_panel,
+                    c.add(i * MR * ldc + j * NR),
+                    ldc,
+                    r,
+                    valid,
+                );
+            }
+        }
+    }
+
+    /// (ks, A panel, A panel stride, B panel, B panel stride, C, ldc, rows, cols).
+    type TileArgs = (
+        usize,
+        *const f32,
+        usize,
+        *const f32,
+        usize,
+        *mut f32,
+        usize,
+        usize,
+        usize,
+    );
+
+    /// One tile of R rows (from R.div_ceil(MR) A panels; rows past `rows` are computed, not
+    /// stored) × NV full-width B panels (columns past `cols` likewise), its R·NV accumulators
+    /// in zmm registers; partial rows and columns are masked loads and stores of C.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq,avx2,fma")]
+    unsafe fn tile512<const R: usize, const NV: usize>((ks, a, a_stride, b, b_stride, c, ldc, rows, cols): TileArgs) {
+        let masks: [__mmask16; NV] = std::array::from_fn(|v| {
+            let valid = cols.saturating_sub(v * ZL).min(ZL);
+            ((1u32 << valid) - 1) as __mmask16
+        });
+        let mut acc = [[_mm512_setzero_ps(); NV]; R];
+        for (i, row) in acc.iter_mut().enumerate().take(rows) {
+            for (v, r) in row.iter_mut().enumerate() {
+                *r = _mm512_maskz_loadu_ps(masks[v], c.add(i * ldc + v * ZL));
+            }
+        }
+        // Row i of the tile is lane i % MR of A panel i / MR.
+        let a_rows: [*const f32; R] = std::array::from_fn(|i| a.add((i / MR) * a_stride + i % MR));
+        let b_cols: [*const f32; NV] = std::array::from_fn(|v| b.add(v * b_stride));
+        for k in 0..ks {
+            let bv: [__m512; NV] = std::array::from_fn(|v| _mm512_loadu_ps(b_cols[v].add(k * ZL)));
+            for (i, row) in acc.iter_mut().enumerate() {
+                let ai = _mm512_set1_ps(*a_rows[i].add(k * MR));
+                for (r, &bvv) in row.iter_mut().zip(&bv) {
+                    *r = _mm512_fmadd_ps(ai, bvv, *r);
+                }
+            }
+        }
+        for (i, row) in acc.iter().enumerate().take(rows) {
+            for (v, r) in row.iter().enumerate() {
+                _mm512_mask_storeu_ps(c.add(i * ldc + v * ZL), masks[v], *r);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,6 +369,53 @@ mod tests {
                 }
                 assert_eq!(got, want, "width {width}, {rows} x {cols}");
                 assert_eq!(plain, want, "portable, width {width}, {rows} x {cols}");
+            }
+        }
+    }
+
+    /// `multiply` at the AVX2 level's tiling and (where the CPU has it) the AVX-512 one, over
+    /// several A and B panels with partial last ones (rows 1 ..= 19, columns 1 ..= 71, so every
+    /// 4/6-row and 8/16-wide edge and every group of B panels occurs) and a skipped prefix of
+    /// k: both equal a triple loop on values exact in f32.
+    #[test]
+    fn multiply_matches_a_triple_loop_at_every_level() {
+        let (ks, k0) = (5, 2);
+        for rows in [1usize, 4, 5, 6, 10, 11, 12, 16, 17, 19] {
+            for cols in [1usize, 8, 9, 16, 17, 24, 33, 48, 64, 65, 71] {
+                let (rp, cp) = (rows.div_ceil(MR), cols.div_ceil(NR));
+                let a_stride = (k0 + ks) * MR + 3;
+                let b_stride = (k0 + ks) * NR + 5;
+                let a: Vec<f32> = (0..rp * a_stride).map(|i| ((i * 7) % 5) as f32 - 2.0).collect();
+                let b: Vec<f32> = (0..cp * b_stride).map(|i| ((i * 3) % 7) as f32 - 3.0).collect();
+                let ldc = cols + 2;
+                let c0: Vec<f32> = (0..rows * ldc).map(|i| (i % 4) as f32).collect();
+                let mut want = c0.clone();
+                for i in 0..rows {
+                    for j in 0..cols {
+                        let width = tile_width((cols - j / NR * NR).min(NR));
+                        for k in k0..k0 + ks {
+                            let av = a[i / MR * a_stride + k * MR + i % MR];
+                            want[i * ldc + j] += av * b[j / NR * b_stride + k * width + j % NR];
+                        }
+                    }
+                }
+                let pa = Panels {
+                    ptr: a.as_ptr(),
+                    stride: a_stride,
+                };
+                let pb = Panels {
+                    ptr: b.as_ptr(),
+                    stride: b_stride,
+                };
+                let mut got = c0.clone();
+                unsafe { multiply(ks, k0, pa, rows, pb, cols, got.as_mut_ptr(), ldc) };
+                assert_eq!(got, want, "{} level, {rows} x {cols}", isa::active());
+                #[cfg(target_arch = "x86_64")]
+                if CpuIsa::Avx512.supported() {
+                    let mut wide = c0.clone();
+                    unsafe { avx512::multiply(ks, k0, pa, rows, pb, cols, wide.as_mut_ptr(), ldc) };
+                    assert_eq!(wide, want, "avx512, {rows} x {cols}");
+                }
             }
         }
     }

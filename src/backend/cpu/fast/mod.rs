@@ -8,13 +8,16 @@
 pub mod conv3d;
 pub mod dense;
 pub mod elementwise;
+pub mod fma_peak;
 pub mod gemm;
+pub mod isa;
 pub mod layout;
 pub mod loss;
 pub mod microkernel;
 pub mod optim;
 pub mod pool3d;
 pub mod send_ptr;
+pub mod sgd;
 pub mod temporal;
 pub mod workspace;
 

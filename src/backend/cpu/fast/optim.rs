@@ -1,11 +1,12 @@
-//! The SGD step on the fast CPU backend: the reference update on chunks of the parameter, one
-//! parallel task each (every element's update reads that element alone, so any split gives the
+//! The SGD step on the fast CPU backend: the reference update (vectorised per ISA level in
+//! `sgd.rs`, with the same bits) on chunks of the parameter, one parallel task each (every element's update reads that element alone, so any split gives the
 //! same bits).
 
 use rayon::prelude::*;
 
+use super::sgd::SgdFloat;
 use super::CpuFast;
-use crate::backend::cpu::{optional, reference};
+use crate::backend::cpu::optional;
 use crate::backend::optim::SgdStep;
 use crate::backend::OptimOps;
 use crate::error::{Error, Result};
@@ -47,7 +48,8 @@ impl OptimOps for CpuFast {
                 .enumerate()
                 .for_each(|(i, (np, nb))| {
                     let r = i * CHUNK..i * CHUNK + np.len();
-                    reference::optim::sgd_step_into(&p[r.clone()], &g[r.clone()], buf.map(|b| &b[r]), h, np, nb)
+                    // f32 runs the vectorised update of `sgd.rs` (same bits), f64 the reference's.
+                    T::step_into(&p[r.clone()], &g[r.clone()], buf.map(|b| &b[r]), h, np, nb)
                 });
             Ok((
                 Tensor::from_vec(param.dims(), new_p)?,

@@ -1,5 +1,5 @@
-//! f32 conv3d computed directly (AVX2 + FMA), for stride-1 layers with few input or output
-//! channels (see `applies`).
+//! f32 conv3d computed directly (AVX2 + FMA, or AVX-512), for stride-1 layers with few input or
+//! output channels (see `applies`).
 //!
 //! The first layers (C3D's conv1a, 3 → 64; the tiny models' conv1 and conv2, 3 → 8 and 8 → 16)
 //! have C·KH·KW of 27 or 72 rows per temporal tap. Through im2col, every input value is copied
@@ -9,7 +9,9 @@
 //! (`padded_input`), so no load needs a bounds check; taps on the T and H padding are skipped.
 //!
 //! - Forward: a tile is `OB` output channels × 16 positions of one output row (8 ymm
-//!   accumulators); per tap, 4 broadcast weights and 2 input vectors feed 8 FMAs.
+//!   accumulators); per tap, 4 broadcast weights and 2 input vectors feed 8 FMAs. At the
+//!   AVX-512 level (`avx512`), 64 positions of a row, 32 of two rows or 16 of four (narrow
+//!   rows): 4 weights and 4 zmm input vectors feed 16 FMAs.
 //! - Weight gradient: a task owns `WR` output channels × one input channel × one sample and
 //!   accumulates gy · (input shifted by the tap) over its positions, 9 vector sums per (dt, dh)
 //!   (one per (channel, dw)); the samples' sums are added in order at the end.
@@ -22,6 +24,7 @@ use rayon::prelude::*;
 
 use super::im2col::{positions, tap};
 use super::packed::{flipped_weights, transposed};
+use crate::backend::cpu::fast::isa::{self, CpuIsa};
 use crate::backend::cpu::fast::microkernel::{has_avx2_fma, LANES};
 use crate::backend::cpu::fast::send_ptr::SendPtr;
 use crate::tensor::geometry::Conv3dGeometry;
@@ -30,6 +33,21 @@ use crate::tensor::geometry::Conv3dGeometry;
 const OB: usize = 4;
 /// Output positions (along W) per forward tile: two ymm vectors.
 const TILE_W: usize = 2 * LANES;
+/// f32 lanes of a zmm register.
+const ZLANES: usize = 16;
+/// Output positions per forward tile at the AVX-512 level: four zmm vectors.
+const TILE_W512: usize = 4 * ZLANES;
+
+/// (zmm vectors along W, output rows) of the AVX-512 forward tiles for output rows `ow` wide:
+/// narrow rows take several rows per tile, so that a tile always has 16 accumulators (enough
+/// independent FMA chains to cover the latency; one 16-wide row would give 4).
+fn wide_tile(ow: usize) -> (usize, usize) {
+    match ow {
+        0..=16 => (1, 4),
+        17..=32 => (2, 2),
+        _ => (TILE_W512 / ZLANES, 1),
+    }
+}
 /// Output channels per weight-gradient task: 3 channels × 3 W taps = 9 accumulators, plus 3 gy
 /// vectors and an input vector, fit the 16 ymm registers.
 const WR: usize = 3;
@@ -60,8 +78,9 @@ fn padded_input(g: &Conv3dGeometry, x: &[f32], row: usize) -> Vec<f32> {
     out
 }
 
-/// The padded row length that covers every tile's reads: output positions rounded up to whole
-/// tiles, plus the W taps' reach.
+/// The padded row length that covers every tile's reads: output positions rounded up to 16
+/// (a row's last tile, at either level, takes as few 8- or 16-lane vectors as cover its
+/// columns), plus the W taps' reach.
 fn padded_row(g: &Conv3dGeometry) -> usize {
     g.output[2].next_multiple_of(TILE_W) + KW - 1
 }
@@ -101,6 +120,34 @@ pub fn forward(x: &[f32], w: &[f32], bias: Option<&[f32]>, g: &Conv3dGeometry) -
         let rows = OB.min(o - grp * OB);
         let bias = std::array::from_fn(|r| bias.map_or(0.0, |b| b[(grp * OB + r).min(o - 1)]));
         let (xn, wk) = (&xp[n * sample..][..sample], &wg[grp * group_len..][..group_len]);
+        if isa::active() == CpuIsa::Avx512 {
+            let (nv, tile_rows) = wide_tile(ow);
+            let mut zh = 0;
+            while zh < oh {
+                // The last rows that fill no tile go one at a time.
+                let rr = if zh + tile_rows <= oh { tile_rows } else { 1 };
+                for zw0 in (0..ow).step_by(nv * ZLANES) {
+                    let cols = (nv * ZLANES).min(ow - zw0);
+                    // Safety: this task alone writes channels grp·OB .. + rows of frame zt; the
+                    // tile reads stay inside xn and wk (see `padded_row`); AVX-512 is present.
+                    unsafe {
+                        let dst = out.get().add((n * o + grp * OB) * p + (zt * oh + zh) * ow + zw0);
+                        let args = (g, xn, row, wk, bias, (zt, zh, zw0), dst, p, rows, cols);
+                        match (rr, cols.div_ceil(ZLANES)) {
+                            (4, _) => avx512::forward_tile::<1, 4>(args),
+                            (2, 1) => avx512::forward_tile::<1, 2>(args),
+                            (2, _) => avx512::forward_tile::<2, 2>(args),
+                            (_, 1) => avx512::forward_tile::<1, 1>(args),
+                            (_, 2) => avx512::forward_tile::<2, 1>(args),
+                            (_, 3) => avx512::forward_tile::<3, 1>(args),
+                            (_, _) => avx512::forward_tile::<4, 1>(args),
+                        }
+                    }
+                }
+                zh += rr;
+            }
+            return;
+        }
         for zh in 0..oh {
             for zw0 in (0..ow).step_by(TILE_W) {
                 // Safety: this task alone writes channels grp·OB .. + rows of frame zt; the tile
@@ -146,8 +193,15 @@ pub fn weight_backward(gy: &[f32], x: &[f32], g: &Conv3dGeometry) -> Vec<f32> {
         let (n, grp, ci) = (task / (groups * c), task / c % groups, task % c);
         let rows = WR.min(o - grp * WR);
         let gy_rows: [&[f32]; WR] = std::array::from_fn(|r| &gy[(n * o + grp * WR + r.min(rows - 1)) * p..][..p]);
-        // Safety: AVX2 + FMA are present (asserted above).
-        unsafe { avx2::weight_task(g, gy_rows, &xp[n * sample..][..sample], row, ci, sums) };
+        let xn = &xp[n * sample..][..sample];
+        // Safety: the level's features are present (AVX2 + FMA asserted above).
+        unsafe {
+            if isa::active() == CpuIsa::Avx512 {
+                avx512::weight_task(g, gy_rows, xn, row, ci, sums)
+            } else {
+                avx2::weight_task(g, gy_rows, xn, row, ci, sums)
+            }
+        };
     });
     let mut gw = vec![0f32; o * c * taps];
     for (oi, gw_o) in gw.chunks_mut(c * taps).enumerate() {
@@ -295,6 +349,157 @@ mod avx2 {
             for (r, acc_r) in acc.iter().enumerate() {
                 for (dw, &v) in acc_r.iter().enumerate() {
                     _mm256_storeu_ps(lanes.as_mut_ptr(), v);
+                    sums[(tdh * KW + dw) * WR + r] = lanes.iter().sum();
+                }
+            }
+        }
+    }
+}
+
+/// The AVX-512 versions of `avx2`'s tiles: four zmm vectors of positions per forward tile (so
+/// 16 accumulators; over two or four rows where rows are narrow), 16-lane sums in the weight gradient, and masked loads and stores for the
+/// rows' tails. Same sums in the same order per lane as their AVX2 counterparts; the weight
+/// gradient's lanes are added 16 at a time, so its bits are this level's own.
+#[allow(clippy::needless_range_loop)]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    use super::{tap, Conv3dGeometry, KW, OB, WR, ZLANES};
+
+    /// (geometry, padded sample, row length, weight group, bias, (zt, zh, zw0), dst, channel
+    /// stride, rows, cols), as `avx2::forward_tile` takes them.
+    pub type TileArgs<'a> = (
+        &'a Conv3dGeometry,
+        &'a [f32],
+        usize,
+        &'a [f32],
+        [f32; OB],
+        (usize, usize, usize),
+        *mut f32,
+        usize,
+        usize,
+        usize,
+    );
+
+    /// The first `n` lanes (all for n ≥ 16).
+    fn first_lanes(n: usize) -> __mmask16 {
+        if n >= ZLANES {
+            0xffff
+        } else {
+            ((1u32 << n) - 1) as __mmask16
+        }
+    }
+
+    /// `avx2::forward_tile` with NV zmm vectors (cols ≤ NV·16) on each of RW consecutive
+    /// output rows zh .. zh + RW (all inside the frame; row rr's outputs at dst + rr·W').
+    #[target_feature(enable = "avx512f,fma")]
+    pub unsafe fn forward_tile<const NV: usize, const RW: usize>(
+        (g, xn, row, wk, bias, (zt, zh, zw0), dst, p, rows, cols): TileArgs,
+    ) {
+        let [it, ih, _] = g.input;
+        let [kt, kh, _] = g.kernel;
+        let ow = g.output[2];
+        let mut acc: [[[__m512; NV]; RW]; OB] = std::array::from_fn(|r| [[_mm512_set1_ps(bias[r]); NV]; RW]);
+        for c in 0..g.in_channels {
+            for dt in 0..kt {
+                let Some(t) = tap(g, 0, zt, dt) else { continue };
+                for dh in 0..kh {
+                    // Each row's input row for this tap; null on the H padding.
+                    let mut src = [std::ptr::null::<f32>(); RW];
+                    for (rr, s) in src.iter_mut().enumerate() {
+                        if let Some(h) = tap(g, 1, zh + rr, dh) {
+                            let at = ((c * it + t) * ih + h) * row + zw0;
+                            debug_assert!(at + NV * ZLANES + KW - 1 <= xn.len());
+                            *s = xn.as_ptr().add(at);
+                        }
+                    }
+                    let w = wk[((c * kt + dt) * kh + dh) * KW * OB..][..KW * OB].as_ptr();
+                    for dw in 0..KW {
+                        let wv: [__m512; OB] = std::array::from_fn(|r| _mm512_set1_ps(*w.add(dw * OB + r)));
+                        for rr in 0..RW {
+                            if src[rr].is_null() {
+                                continue;
+                            }
+                            for v in 0..NV {
+                                let xv = _mm512_loadu_ps(src[rr].add(dw + v * ZLANES));
+                                for r in 0..OB {
+                                    acc[r][rr][v] = _mm512_fmadd_ps(wv[r], xv, acc[r][rr][v]);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for (r, acc_r) in acc.iter().enumerate().take(rows) {
+            for (rr, acc_rr) in acc_r.iter().enumerate() {
+                for (v, &a) in acc_rr.iter().enumerate() {
+                    let mask = first_lanes(cols.saturating_sub(v * ZLANES));
+                    _mm512_mask_storeu_ps(dst.add(r * p + rr * ow + v * ZLANES), mask, a);
+                }
+            }
+        }
+    }
+
+    /// `avx2::weight_task` on 16-lane vectors.
+    #[target_feature(enable = "avx512f,fma")]
+    pub unsafe fn weight_task(
+        g: &Conv3dGeometry,
+        gy_rows: [&[f32]; WR],
+        xn: &[f32],
+        row: usize,
+        ci: usize,
+        sums: &mut [f32],
+    ) {
+        let [ot, oh, ow] = g.output;
+        let [it, ih, _] = g.input;
+        let [kt, kh, _] = g.kernel;
+        let mut acc_mem = vec![[[_mm512_setzero_ps(); KW]; WR]; kt * kh];
+        let (full, tail) = (ow / ZLANES * ZLANES, ow % ZLANES);
+        let mask = first_lanes(tail);
+        for zt in 0..ot {
+            for zh in 0..oh {
+                let q = (zt * oh + zh) * ow;
+                let gq: [*const f32; WR] = std::array::from_fn(|r| gy_rows[r][q..q + ow].as_ptr());
+                for dt in 0..kt {
+                    let Some(t) = tap(g, 0, zt, dt) else { continue };
+                    for dh in 0..kh {
+                        let Some(h) = tap(g, 1, zh, dh) else { continue };
+                        let src = xn[((ci * it + t) * ih + h) * row..][..ow + KW - 1].as_ptr();
+                        let acc = &mut acc_mem[dt * kh + dh];
+                        let mut a = *acc;
+                        let mut zw = 0;
+                        while zw < full {
+                            let gv: [__m512; WR] = std::array::from_fn(|r| _mm512_loadu_ps(gq[r].add(zw)));
+                            for dw in 0..KW {
+                                let xv = _mm512_loadu_ps(src.add(zw + dw));
+                                for r in 0..WR {
+                                    a[r][dw] = _mm512_fmadd_ps(gv[r], xv, a[r][dw]);
+                                }
+                            }
+                            zw += ZLANES;
+                        }
+                        if tail > 0 {
+                            // Masked loads: lanes past the row read nothing (zero), so they add
+                            // exactly zero even where the input beyond holds inf or NaN.
+                            let gv: [__m512; WR] = std::array::from_fn(|r| _mm512_maskz_loadu_ps(mask, gq[r].add(zw)));
+                            for dw in 0..KW {
+                                let xv = _mm512_maskz_loadu_ps(mask, src.add(zw + dw));
+                                for r in 0..WR {
+                                    a[r][dw] = _mm512_fmadd_ps(gv[r], xv, a[r][dw]);
+                                }
+                            }
+                        }
+                        *acc = a;
+                    }
+                }
+            }
+        }
+        let mut lanes = [0f32; ZLANES];
+        for (tdh, acc) in acc_mem.iter().enumerate() {
+            for (r, acc_r) in acc.iter().enumerate() {
+                for (dw, &v) in acc_r.iter().enumerate() {
+                    _mm512_storeu_ps(lanes.as_mut_ptr(), v);
                     sums[(tdh * KW + dw) * WR + r] = lanes.iter().sum();
                 }
             }

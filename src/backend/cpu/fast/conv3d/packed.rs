@@ -29,7 +29,7 @@ use rayon::prelude::*;
 
 use super::im2col::{positions, runs, tap, tap_run};
 use super::padded_panels::{self, VectorSource};
-use crate::backend::cpu::fast::microkernel::{tile, tile_width, LANES, MR, NR};
+use crate::backend::cpu::fast::microkernel::{multiply, tile_width, Panels, LANES, MR, NR};
 use crate::backend::cpu::fast::send_ptr::SendPtr;
 use crate::backend::cpu::fast::workspace::Scratch;
 use crate::tensor::geometry::Conv3dGeometry;
@@ -422,29 +422,31 @@ fn convolve(g: &Conv3dGeometry, im2col: &Im2col, a: &[f32], bias: Option<&[f32]>
                 im2col.pack(g, &plan, (s, slab), cols, panels, b_panels);
                 let depth = slab.depth();
                 for c0 in (i0..i1).step_by(MC / MR) {
-                    for j in panels.0..panels.1 {
-                        let (valid, width) = panel_shape(cols, j);
-                        let b_panel = b_panels[j * NR * depth..].as_ptr();
-                        for i in c0..(c0 + MC / MR).min(i1) {
-                            let a_panel = a[mp * slab.k0 + i * MR * depth..].as_ptr();
-                            let rows = MR.min(m - i * MR);
-                            // (rows × valid) += A panel (rows × depth) · B panel (depth × valid).
-                            // Safety: the panels hold depth·MR and depth·width floats; the C tile
-                            // is inside this task's rows and columns.
-                            unsafe {
-                                tile(
-                                    width,
-                                    depth,
-                                    a_panel,
-                                    b_panel,
-                                    c.add((i - i0) * MR * ldc + j * NR),
-                                    ldc,
-                                    rows,
-                                    valid,
-                                )
-                            };
-                        }
-                    }
+                    let c1 = (c0 + MC / MR).min(i1);
+                    let a_panels = Panels {
+                        ptr: a[mp * slab.k0 + c0 * MR * depth..].as_ptr(),
+                        stride: MR * depth,
+                    };
+                    let b_run = Panels {
+                        ptr: b_panels.as_ptr(),
+                        stride: NR * depth,
+                    };
+                    // (rows × cols) += A (rows × depth) · B (depth × cols), rows = this chunk's
+                    // output channels.
+                    // Safety: the A chunk's panels and the block's B panels hold depth·MR and
+                    // depth·width floats each; the C rows are this task's rows and columns.
+                    unsafe {
+                        multiply(
+                            depth,
+                            0,
+                            a_panels,
+                            (c1 * MR).min(m) - c0 * MR,
+                            b_run,
+                            cols,
+                            c.add((c0 - i0) * MR * ldc),
+                            ldc,
+                        )
+                    };
                 }
             }
             if !direct {

@@ -13,7 +13,7 @@
 use rayon::prelude::*;
 
 use super::im2col::{positions, runs, tap_run, valid_w};
-use crate::backend::cpu::fast::microkernel::{tile, tile_width, MR, NR};
+use crate::backend::cpu::fast::microkernel::{multiply, tile_width, Panels, MR, NR};
 use crate::backend::cpu::fast::send_ptr::SendPtr;
 use crate::backend::cpu::fast::workspace::Scratch;
 use crate::tensor::geometry::Conv3dGeometry;
@@ -115,26 +115,30 @@ pub fn weight_backward(gy: &[f32], x: &[f32], g: &Conv3dGeometry) -> Vec<f32> {
                             }
                         }
                         let (depth, skip) = (hi - lo, lo);
-                        for j in 0..o.div_ceil(NR) {
-                            let cols = (o - j * NR).min(NR);
-                            let width = tile_width(cols);
-                            // (rows × cols) of gwᵀ += A (rows × depth) · B (depth × cols).
-                            // Safety: A holds len·MR floats, B panel j len·width; the C tile is
-                            // in this group's rows of gwᵀ (k0 .. k0 + rows), written by no
-                            // other task.
-                            unsafe {
-                                tile(
-                                    width,
-                                    depth,
-                                    a[skip * MR..].as_ptr(),
-                                    b[j * NR * len + skip * width..].as_ptr(),
-                                    out.get().add(panel.k0 * o + j * NR),
-                                    o,
-                                    panel.rows,
-                                    cols,
-                                )
-                            };
-                        }
+                        let a_panel = Panels {
+                            ptr: a.as_ptr(),
+                            stride: 0,
+                        };
+                        let b_panels = Panels {
+                            ptr: b.as_ptr(),
+                            stride: NR * len,
+                        };
+                        // (rows × O) of gwᵀ += A (rows × depth) · B (depth × O), over the
+                        // block's real positions skip .. skip + depth.
+                        // Safety: A holds len·MR floats, B panel j len·width; the C rows are
+                        // this group's rows of gwᵀ (k0 .. k0 + rows), written by no other task.
+                        unsafe {
+                            multiply(
+                                depth,
+                                skip,
+                                a_panel,
+                                panel.rows,
+                                b_panels,
+                                o,
+                                out.get().add(panel.k0 * o),
+                                o,
+                            )
+                        };
                     }
                 }
             }

@@ -2,8 +2,9 @@
 //! pool5): windows tile the input, so each output is a max over a block read row by row, with
 //! no per-tap bounds checks. Candidates are visited in (t, h, w) order with a strict `>` (NaN
 //! wins), exactly as the reference, so values and argmax agree bit for bit. Windows of width 2
-//! (all of C3D's and VGG's) have AVX2 row kernels in `avx2`, used where the CPU has AVX2; the
-//! portable loops here are the fallback and what the other widths run.
+//! (all of C3D's and VGG's) have AVX2 and AVX-512 row kernels in `avx2` and `avx512`, used at
+//! those ISA levels (`isa::active`); the portable loops here are the fallback and what the
+//! other widths run.
 //!
 //! The tiling paths write every output element exactly once and never read one back, so their
 //! outputs are `MaybeUninit`: the backend hands them fresh, unzeroed memory (zeroing 10–50 MB
@@ -23,41 +24,51 @@ use crate::tensor::{DType, Tensor};
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 
-/// Which row kernels the tiling paths run: the portable loops, or the AVX2 ones (width 2 only;
-/// other widths fall back to the portable loops). Both give identical bits.
+use super::isa::{self, CpuIsa};
+
+/// Which row kernels the tiling paths run: the portable loops, or the AVX2 or AVX-512 ones
+/// (width 2 only; other widths fall back to the portable loops). All give identical bits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernels {
     Portable,
     Avx2,
+    Avx512,
 }
 
 impl Kernels {
-    /// The fastest kernels this CPU runs.
+    /// Every set, lowest first.
+    pub const ALL: [Kernels; 3] = [Kernels::Portable, Kernels::Avx2, Kernels::Avx512];
+
+    /// The kernels of the active ISA level (`isa::active`).
     pub fn detect() -> Kernels {
-        if Kernels::Avx2.available() {
-            Kernels::Avx2
-        } else {
-            Kernels::Portable
+        match isa::active() {
+            CpuIsa::Portable => Kernels::Portable,
+            CpuIsa::Avx2 => Kernels::Avx2,
+            CpuIsa::Avx512 => Kernels::Avx512,
+        }
+    }
+
+    /// The ISA level the kernels need.
+    pub fn level(self) -> CpuIsa {
+        match self {
+            Kernels::Portable => CpuIsa::Portable,
+            Kernels::Avx2 => CpuIsa::Avx2,
+            Kernels::Avx512 => CpuIsa::Avx512,
         }
     }
 
     /// Whether this CPU runs them (the portable loops run everywhere).
     pub fn available(self) -> bool {
-        match self {
-            Kernels::Portable => true,
-            #[cfg(target_arch = "x86_64")]
-            Kernels::Avx2 => is_x86_feature_detected!("avx2"),
-            #[cfg(not(target_arch = "x86_64"))]
-            Kernels::Avx2 => false,
-        }
+        self.level().supported()
     }
 }
 
-/// Whether the AVX2 width-2 kernels run: asked for (so present, as the entry points assert) and
-/// windows 2 wide.
-fn avx2_w2(kernels: Kernels, kw: usize) -> bool {
-    cfg!(target_arch = "x86_64") && kernels == Kernels::Avx2 && kw == 2
+/// The SIMD row kernels for windows of width `kw`, if `kernels` has them (width 2 only).
+fn simd_w2(kernels: Kernels, kw: usize) -> Option<Kernels> {
+    (cfg!(target_arch = "x86_64") && kernels != Kernels::Portable && kw == 2).then_some(kernels)
 }
 
 /// Whether `max_forward` applies: no padding, stride = kernel, and every window inside the
@@ -157,12 +168,18 @@ fn output_row(
 ) {
     let [_, ih, iw] = g.input;
     let [kt, kh, kw] = g.kernel;
-    if avx2_w2(kernels, kw) {
+    if let Some(simd) = simd_w2(kernels, kw) {
         #[cfg(target_arch = "x86_64")]
-        // Safety: `max_forward_with` asserted that this CPU has AVX2.
+        // Safety: `max_forward_with` asserted that this CPU has these kernels' level.
         unsafe {
-            avx2::max_row_w2(xp, first_row, [kt, kh], [ih * iw, iw], best, arg)
+            if simd == Kernels::Avx512 {
+                avx512::max_row_w2(xp, first_row, [kt, kh], [ih * iw, iw], best, arg)
+            } else {
+                avx2::max_row_w2(xp, first_row, [kt, kh], [ih * iw, iw], best, arg)
+            }
         };
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = simd;
         return;
     }
     const CHUNK: usize = 64;
@@ -255,12 +272,18 @@ fn window_rows(
     let [kt, kh, kw] = g.kernel;
     let covered = gy.len() * kw;
     let rows = (0..kt).flat_map(|dt| (0..kh).map(move |dh| first_row + dt * ih * iw + dh * iw));
-    if avx2_w2(kernels, kw) {
+    if let Some(simd) = simd_w2(kernels, kw) {
         #[cfg(target_arch = "x86_64")]
-        // Safety: `max_backward_tiles_with` asserted that this CPU has AVX2.
+        // Safety: `max_backward_tiles_with` asserted that this CPU has these kernels' level.
         unsafe {
-            avx2::spread_w2(gxp, first_row, [kt, kh], [ih * iw, iw], gy, arg)
+            if simd == Kernels::Avx512 {
+                avx512::spread_w2(gxp, first_row, [kt, kh], [ih * iw, iw], gy, arg)
+            } else {
+                avx2::spread_w2(gxp, first_row, [kt, kh], [ih * iw, iw], gy, arg)
+            }
         };
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = simd;
     } else {
         for r in rows.clone() {
             let row = &mut gxp[r..r + covered];
