@@ -49,7 +49,13 @@ mod tests {
         for s in SOURCES {
             assert!(!s.entry_points.is_empty(), "{} has no entry points", s.file);
             for k in s.entry_points {
-                assert!(k.ends_with("_f32") || k.ends_with("_f64"), "{k}: <op>_<phase>_<dtype>");
+                // <op>_<phase>_<dtype>, where a tuned variant may follow the dtype
+                // (conv3d_fwd_bf16_128x128: its tile) and a conversion names both dtypes.
+                let parts: Vec<&str> = k.split('_').collect();
+                assert!(
+                    parts.len() >= 3 && parts.iter().any(|p| matches!(*p, "f32" | "f64" | "bf16")),
+                    "{k}: <op>_<phase>_<dtype>[_<variant>]"
+                );
                 assert!(
                     !s.source.contains("extern __shared__"),
                     "{}: use DYNAMIC_SHARED",
