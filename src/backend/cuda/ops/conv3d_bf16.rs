@@ -249,16 +249,8 @@ pub fn forward_with(
     let l = c::launcher(x, OP)?;
     let (rows, cols, steps) = forward_gemm(g);
     let y = empty(&l, &y_dims(g), DType::BF16)?;
-    let y32 = keep_f32
-        .then(|| {
-            let [t, h, wd] = g.output;
-            empty(&l, &[g.batch, t, h, wd, g.out_channels], DType::F32)
-        })
-        .transpose()?;
-    let splits = plan.splits.clamp(1, steps.max(1));
-    let partial = (splits > 1)
-        .then(|| empty(&l, &[splits, rows, cols], DType::F32))
-        .transpose()?;
+    let (y32, splits, partial) =
+        f32_copy_and_workspace(&l, g, g.output, g.out_channels, keep_f32, plan, (rows, cols, steps))?;
     let p = Conv3dBf16Params {
         x: ptr(x, OP)?,
         w: ptr(w, OP)?,
@@ -276,6 +268,28 @@ pub fn forward_with(
         unsafe { l.launch("conv3d_fwd_bf16_splitk_store", &c::flat(rows * cols), as_bytes(&p))? };
     }
     Ok(Bf16Output { bf16: y, f32: y32 })
+}
+
+/// What the forward and input-gradient launchers allocate beside their bf16 output: the
+/// test-only fp32 copy (N, T, H, W, channels) when `keep_f32`, the number of K slices, and the
+/// split-K workspace (slices, GEMM rows, GEMM cols) f32 when there is more than one slice.
+fn f32_copy_and_workspace(
+    l: &Arc<dyn KernelLauncher>,
+    g: &Conv3dGeometry,
+    [t, h, w]: [usize; 3],
+    channels: usize,
+    keep_f32: bool,
+    plan: Plan,
+    (rows, cols, steps): (usize, usize, usize),
+) -> Result<(Option<Tensor>, usize, Option<Tensor>)> {
+    let copy = keep_f32
+        .then(|| empty(l, &[g.batch, t, h, w, channels], DType::F32))
+        .transpose()?;
+    let splits = plan.splits.clamp(1, steps.max(1));
+    let partial = (splits > 1)
+        .then(|| empty(l, &[splits, rows, cols], DType::F32))
+        .transpose()?;
+    Ok((copy, splits, partial))
 }
 
 /// The input gradient's GEMM rows, columns and K steps.
@@ -306,16 +320,8 @@ pub fn x_backward_with(gy: &Tensor, w: &Tensor, g: &Conv3dGeometry, keep_f32: bo
     let l = c::launcher(gy, OP)?;
     let (rows, cols, steps) = x_backward_gemm(g);
     let gx = empty(&l, &x_dims(g), DType::BF16)?;
-    let gx32 = keep_f32
-        .then(|| {
-            let [t, h, wd] = g.input;
-            empty(&l, &[g.batch, t, h, wd, g.in_channels], DType::F32)
-        })
-        .transpose()?;
-    let splits = plan.splits.clamp(1, steps.max(1));
-    let partial = (splits > 1)
-        .then(|| empty(&l, &[splits, rows, cols], DType::F32))
-        .transpose()?;
+    let (gx32, splits, partial) =
+        f32_copy_and_workspace(&l, g, g.input, g.in_channels, keep_f32, plan, (rows, cols, steps))?;
     let p = Conv3dBf16Params {
         gy: ptr(gy, OP)?,
         w: ptr(w, OP)?,
